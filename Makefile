@@ -1,0 +1,38 @@
+# InferenceGateway: `make run` serves the bundled models, `make test` runs every suite.
+# Each target installs what it needs, idempotently.
+SHELL := /bin/bash
+DOTNET ?= dotnet
+CONFIG ?= Release
+PY := /usr/bin/python3
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
+
+.PHONY: all deps ort models build run test bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+ort:
+	@bash scripts/fetch-ort.sh
+
+# Small models are committed; bench_mlp (20 MB) is generated, seeded, identical every time.
+models: deps
+	@$(PY) models/generate.py --only-missing
+
+build: ort
+	$(DOTNET) build InferenceGateway.sln -c $(CONFIG) -nologo -v q
+
+run: deps ort models
+	$(DOTNET) run --project src/InferenceGateway.Server -c $(CONFIG) -- $(ARGS)
+
+test: deps ort models build
+	bash scripts/test.sh $(CONFIG)
+
+bench: deps ort models build
+	bash perf/run-suite.sh
+
+clean:
+	$(DOTNET) clean InferenceGateway.sln -c $(CONFIG) -nologo -v q
