@@ -1,0 +1,115 @@
+using System.Globalization;
+
+namespace InferenceGateway.Core.Batching;
+
+/// <summary>
+/// Dynamic batching settings of one model version, with Triton's semantics (<c>max_batch_size</c>,
+/// <c>dynamic_batching { max_queue_delay_microseconds, preferred_batch_size, preserve_ordering,
+/// priority_levels, default_priority_level, default_queue_policy { max_queue_size,
+/// default_timeout_microseconds, timeout_action: REJECT } }</c>, <c>instance_group.count</c>).
+/// </summary>
+public sealed class BatchingOptions
+{
+    /// <summary>
+    /// Most rows in one batch. 0 or 1 turns batching off: each request runs alone (and must carry one row).
+    /// A request with more rows than this is rejected as <see cref="BatchFailureReason.InvalidInput"/>, as Triton does.
+    /// </summary>
+    public int MaxBatchSize { get; set; } = 1;
+
+    /// <summary>
+    /// Longest the oldest request of a batch waits for others to join it. Zero releases whatever is queued as soon as
+    /// an instance is free. Waits are driven by <see cref="TimeProvider"/> timers, so their precision is the timer's
+    /// (about a millisecond with <see cref="TimeProvider.System"/>).
+    /// </summary>
+    public TimeSpan MaxQueueDelay { get; set; }
+
+    /// <summary>
+    /// Batch sizes (rows) released at once, without waiting for <see cref="MaxQueueDelay"/>, when the queue holds
+    /// them: the largest one reachable with the queued requests wins. Each must be in [1, <see cref="MaxBatchSize"/>].
+    /// </summary>
+#pragma warning disable CA1819 // Options are plain data, bound from configuration.
+    public int[] PreferredBatchSizes { get; set; } = [];
+#pragma warning restore CA1819
+
+    /// <summary>Most requests queued (all priority levels together); beyond it requests fail at once with QueueFull.</summary>
+    public int MaxQueueSize { get; set; } = 1024;
+
+    /// <summary>Number of priority levels; level 1 is served first. At least 1.</summary>
+    public int PriorityLevels { get; set; } = 1;
+
+    /// <summary>Level of requests that give priority 0 (none). In [1, <see cref="PriorityLevels"/>].</summary>
+    public int DefaultPriority { get; set; } = 1;
+
+    /// <summary>Queue timeout for requests that carry no deadline; <see cref="TimeSpan.Zero"/> means none.</summary>
+    public TimeSpan DefaultTimeout { get; set; }
+
+    /// <summary>
+    /// Complete executed requests in arrival order, even with several instances. Requests removed from the queue
+    /// (deadline, cancellation, shutdown) are answered at once and do not hold up the others.
+    /// </summary>
+    public bool PreserveOrdering { get; set; }
+
+    /// <summary>Execution instances: each runs batches on its own thread with its own runner and buffers.</summary>
+    public int InstanceCount { get; set; } = 1;
+
+    /// <summary>Every problem with these options (empty when they are valid).</summary>
+    public List<string> Validate()
+    {
+        var errors = new List<string>();
+        if (MaxBatchSize < 0)
+        {
+            errors.Add(Format("MaxBatchSize must be >= 0, was {0}", MaxBatchSize));
+        }
+
+        if (MaxQueueDelay < TimeSpan.Zero)
+        {
+            errors.Add(Format("MaxQueueDelay must be >= 0, was {0}", MaxQueueDelay));
+        }
+
+        if (PreferredBatchSizes is null)
+        {
+            errors.Add("PreferredBatchSizes must not be null");
+        }
+        else
+        {
+            foreach (var size in PreferredBatchSizes)
+            {
+                if (size < 1 || size > Math.Max(1, MaxBatchSize))
+                {
+                    errors.Add(Format("PreferredBatchSizes entry {0} must be between 1 and MaxBatchSize {1}", size, MaxBatchSize));
+                }
+            }
+        }
+
+        if (MaxQueueSize < 1)
+        {
+            errors.Add(Format("MaxQueueSize must be >= 1, was {0}", MaxQueueSize));
+        }
+
+        if (PriorityLevels < 1)
+        {
+            errors.Add(Format("PriorityLevels must be >= 1, was {0}", PriorityLevels));
+        }
+        else if (DefaultPriority < 1 || DefaultPriority > PriorityLevels)
+        {
+            errors.Add(Format("DefaultPriority must be between 1 and PriorityLevels {0}, was {1}", PriorityLevels, DefaultPriority));
+        }
+
+        if (DefaultTimeout < TimeSpan.Zero)
+        {
+            errors.Add(Format("DefaultTimeout must be >= 0, was {0}", DefaultTimeout));
+        }
+
+        if (InstanceCount < 1)
+        {
+            errors.Add(Format("InstanceCount must be >= 1, was {0}", InstanceCount));
+        }
+
+        return errors;
+    }
+
+    /// <summary>Rows per batch actually used: <see cref="MaxBatchSize"/>, or 1 when batching is off.</summary>
+    internal int EffectiveMaxBatchSize => Math.Max(1, MaxBatchSize);
+
+    private static string Format(string format, params object[] args) => string.Format(CultureInfo.InvariantCulture, format, args);
+}

@@ -1,0 +1,1026 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace InferenceGateway.Core.Batching;
+
+/// <summary>
+/// Triton-style dynamic batcher for one model version: a bounded, prioritized queue that coalesces requests into
+/// batches of at most <see cref="BatchingOptions.MaxBatchSize"/> rows and runs them on
+/// <see cref="BatchingOptions.InstanceCount"/> dedicated threads, each with its own <see cref="IBatchRunner"/>.
+/// </summary>
+/// <remarks>
+/// <para>A batch is released when its rows reach <see cref="BatchingOptions.MaxBatchSize"/> (or the next queued
+/// request no longer fits), when its rows equal the largest <see cref="BatchingOptions.PreferredBatchSizes"/> entry
+/// the queue can form, or when its oldest request has waited <see cref="BatchingOptions.MaxQueueDelay"/>. Requests are
+/// taken by priority level (1 first), first-in first-out within a level; a request that does not fit the remaining
+/// rows ends the batch (no reordering to fill it). Requests whose variable input row shapes differ from the batch's
+/// first request are skipped and wait for a later batch.</para>
+/// <para>Failures come back as <see cref="BatchResult"/> values, never thrown, so overload costs no exceptions; see
+/// <see cref="BatchFailureReason"/> for the gRPC status each maps to. <see cref="BatchResult.ThrowIfFailed"/> turns
+/// one into a <see cref="BatchingException"/>.</para>
+/// <para>Steady state allocates nothing per request: requests are pooled objects awaited through a
+/// <see cref="ValueTask{TResult}"/>, batch buffers are pinned arrays allocated once per instance, metrics use
+/// <see cref="System.Diagnostics.TagList"/>.</para>
+/// </remarks>
+public sealed partial class DynamicBatcher : IAsyncDisposable
+{
+    private const string CancelledMessage = "request was cancelled while queued";
+    private const string DeadlineMessage = "deadline exceeded while queued";
+    private const string QueueFullMessage = "batcher queue is full";
+    private const string ShuttingDownMessage = "model version is shutting down";
+
+    private static readonly Action<object?> s_onCancelled = static state => ((BatchRequest)state!).Owner.OnCancelled((BatchRequest)state);
+    private static readonly object s_skipped = new();
+
+    // SpinWait iterations an instance spends looking for work before it blocks (about tens of microseconds).
+    private const int IdleSpins = 30;
+
+    private readonly object _gate = new();
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly BatcherMetrics? _metrics;
+    private readonly BatchTensorSpec[] _inputSpecs;
+    private readonly BatchTensorSpec[] _outputSpecs;
+    private readonly int[] _inputRowBytes;
+    private readonly int[] _outputRowBytes;
+    private readonly int[] _variableInputs;
+    private readonly int _maxRows;
+    private readonly bool[] _isPreferred;
+    private readonly int _minReadyRows;
+    private readonly long _delayTicks;
+    private readonly long _defaultTimeoutTicks;
+    private readonly int _maxQueueSize;
+    private readonly int _defaultLevel;
+    private readonly bool _preserveOrdering;
+
+    // Queue: one intrusive doubly linked list per priority level, so cancellation and expiry unlink in O(1).
+    private readonly BatchRequest?[] _heads;
+    private readonly BatchRequest?[] _tails;
+    private int _queuedCount;
+    private int _queuedRows;
+    private int _waiting;
+    private bool _stopping;
+    private bool _disposed;
+    private long _delayDue = long.MaxValue;
+    private long _deadlineDue = long.MaxValue;
+    private readonly ITimer _delayTimer;
+    private readonly ITimer _deadlineTimer;
+
+    // Ordering: results of executed requests wait in a ring indexed by arrival sequence until all earlier ones are out.
+    private readonly object _orderGate = new();
+    private readonly object?[] _ring;
+    private long _nextSequence;
+    private long _deliverNext;
+
+    private readonly Instance[] _instances;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _liveThreads;
+
+    private readonly Lock _poolLock = new();
+    private readonly BatchRequest?[] _pool;
+    private int _poolCount;
+
+    private readonly BatcherMetrics.Tags? _tags;
+
+    /// <summary>
+    /// Creates the batcher, one runner per instance (<paramref name="runnerFactory"/> is called with 0 ..
+    /// <see cref="BatchingOptions.InstanceCount"/> - 1 before this returns), and starts the instance threads.
+    /// </summary>
+    /// <exception cref="ArgumentException">The options are invalid (the message lists every problem).</exception>
+    public DynamicBatcher(
+        string model,
+        string version,
+        BatchingOptions options,
+        IReadOnlyList<BatchTensorSpec> inputs,
+        IReadOnlyList<BatchTensorSpec> outputs,
+        Func<int, IBatchRunner> runnerFactory,
+        TimeProvider timeProvider,
+        ILogger logger,
+        BatcherMetrics? metrics = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(version);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(outputs);
+        ArgumentNullException.ThrowIfNull(runnerFactory);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentNullException.ThrowIfNull(logger);
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException($"Invalid batching options for {model} version {version}: {string.Join("; ", errors)}", nameof(options));
+        }
+
+        Model = model;
+        Version = version;
+        _time = timeProvider;
+        _logger = logger;
+        _metrics = metrics;
+        _inputSpecs = [.. inputs];
+        _outputSpecs = [.. outputs];
+        _inputRowBytes = RowBytes(_inputSpecs);
+        _outputRowBytes = RowBytes(_outputSpecs);
+        var variable = new List<int>();
+        for (var i = 0; i < _inputRowBytes.Length; i++)
+        {
+            if (_inputRowBytes[i] < 0)
+            {
+                variable.Add(i);
+            }
+        }
+
+        _variableInputs = [.. variable];
+        _maxRows = options.EffectiveMaxBatchSize;
+        _isPreferred = new bool[_maxRows + 1];
+        _minReadyRows = _maxRows;
+        foreach (var size in options.PreferredBatchSizes)
+        {
+            _isPreferred[size] = true;
+            _minReadyRows = Math.Min(_minReadyRows, size);
+        }
+
+        _delayTicks = ToTimestampTicks(options.MaxQueueDelay);
+        _defaultTimeoutTicks = ToTimestampTicks(options.DefaultTimeout);
+        _maxQueueSize = options.MaxQueueSize;
+        _defaultLevel = options.DefaultPriority - 1;
+        _preserveOrdering = options.PreserveOrdering;
+        _heads = new BatchRequest?[options.PriorityLevels];
+        _tails = new BatchRequest?[options.PriorityLevels];
+
+        // Admitted, undelivered requests: at most the queue plus what the instances hold.
+        var outstanding = checked(_maxQueueSize + (options.InstanceCount * _maxRows));
+        _ring = _preserveOrdering ? new object?[outstanding] : [];
+        _pool = new BatchRequest?[Math.Min(outstanding, 65536)];
+        Options = options;
+
+        _instances = new Instance[options.InstanceCount];
+        try
+        {
+            for (var i = 0; i < _instances.Length; i++)
+            {
+                var runner = runnerFactory(i) ?? throw new InvalidOperationException($"Runner factory returned null for instance {i}");
+                _instances[i] = new Instance(i, runner, new BatchRun(i, _inputSpecs, _outputSpecs, _maxRows), _maxRows);
+            }
+        }
+        catch
+        {
+            foreach (var instance in _instances)
+            {
+                (instance?.Runner as IDisposable)?.Dispose();
+            }
+
+            throw;
+        }
+
+        _delayTimer = timeProvider.CreateTimer(static s => ((DynamicBatcher)s!).OnDelayTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _deadlineTimer = timeProvider.CreateTimer(static s => ((DynamicBatcher)s!).OnDeadlineTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        if (metrics is not null)
+        {
+            _tags = new BatcherMetrics.Tags(model, version);
+            metrics.Register(this);
+        }
+
+        _liveThreads = _instances.Length;
+        foreach (var instance in _instances)
+        {
+            instance.Thread = new Thread(static s => ((Instance)s!).Owner!.RunInstance((Instance)s), maxStackSize: 0)
+            {
+                IsBackground = true,
+                Name = $"batcher {model}/{version} #{instance.Index}",
+            };
+            instance.Owner = this;
+            instance.Thread.Start(instance);
+        }
+
+        Log.Started(_logger, model, version, _instances.Length, _maxRows, options.MaxQueueDelay.TotalMicroseconds);
+    }
+
+    /// <summary>Logical model name.</summary>
+    public string Model { get; }
+
+    /// <summary>Model version.</summary>
+    public string Version { get; }
+
+    /// <summary>The options this batcher was created with; they are read once, so later changes have no effect.</summary>
+    public BatchingOptions Options { get; }
+
+    /// <summary>Input specs, in input order.</summary>
+    public IReadOnlyList<BatchTensorSpec> InputSpecs => _inputSpecs;
+
+    /// <summary>Output specs, in output order.</summary>
+    public IReadOnlyList<BatchTensorSpec> OutputSpecs => _outputSpecs;
+
+    /// <summary>Requests queued now (all levels), not counting those running.</summary>
+    public int QueueDepth => Volatile.Read(ref _queuedCount);
+
+    /// <summary>The most rows one batch (and one request) may hold: <see cref="BatchingOptions.MaxBatchSize"/>, or 1 when batching is off.</summary>
+    public int MaxRows => _maxRows;
+
+    internal BatcherMetrics.Tags? MetricTags => _tags;
+
+    /// <summary>
+    /// A deadline <paramref name="timeout"/> from now, as <see cref="BatchRequest.Deadline"/> expects;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> gives <see cref="long.MaxValue"/> (no deadline).
+    /// </summary>
+    public long GetDeadline(TimeSpan timeout) =>
+        timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : _time.GetTimestamp() + ToTimestampTicks(timeout);
+
+    /// <summary>Takes a request from the pool (or creates one); give it back with <see cref="ReturnRequest"/>.</summary>
+    public BatchRequest RentRequest()
+    {
+        BatchRequest? request = null;
+        lock (_poolLock)
+        {
+            if (_poolCount > 0)
+            {
+                request = _pool[--_poolCount];
+                _pool[_poolCount] = null;
+            }
+        }
+
+        request ??= new BatchRequest(this, _inputSpecs, _outputSpecs, _inputRowBytes, _outputRowBytes) { Sequence = -1 };
+        request.State = BatchRequest.StateRented;
+        return request;
+    }
+
+    /// <summary>
+    /// Gives a request back to the pool once its task has completed and its outputs have been read. It must not be
+    /// used afterwards.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The request is still queued or running.</exception>
+    public void ReturnRequest(BatchRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!ReferenceEquals(request.Owner, this))
+        {
+            throw new ArgumentException("The request was rented from another batcher.", nameof(request));
+        }
+
+        var state = Volatile.Read(ref request.State);
+        if (state is BatchRequest.StateQueued or BatchRequest.StateTaken)
+        {
+            throw new InvalidOperationException("The request is still in flight; await it before returning it.");
+        }
+
+        if (state == BatchRequest.StateFree)
+        {
+            throw new InvalidOperationException("The request was already returned.");
+        }
+
+        request.Reset();
+        request.State = BatchRequest.StateFree;
+        lock (_poolLock)
+        {
+            if (_poolCount < _pool.Length)
+            {
+                _pool[_poolCount++] = request;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Queues <paramref name="request"/> and completes when its outputs are written (or it failed). Never blocks:
+    /// a full queue answers <see cref="BatchFailureReason.QueueFull"/> at once. The task must be awaited exactly once.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The request is not rented, or already enqueued.</exception>
+    public ValueTask<BatchResult> EnqueueAsync(BatchRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!ReferenceEquals(request.Owner, this))
+        {
+            throw new ArgumentException("The request was rented from another batcher.", nameof(request));
+        }
+
+        if (request.State != BatchRequest.StateRented)
+        {
+            throw new InvalidOperationException("The request is not rented, or was already enqueued; rent a fresh one.");
+        }
+
+        var error = request.Validate(_maxRows, out _);
+        if (error is not null)
+        {
+            return Reject(request, BatchFailureReason.InvalidInput, error);
+        }
+
+        if (request.Priority < 0)
+        {
+            return Reject(request, BatchFailureReason.InvalidInput, $"priority must be >= 0, was {request.Priority}");
+        }
+
+        var token = request.CancellationToken;
+        if (token.IsCancellationRequested)
+        {
+            return Reject(request, BatchFailureReason.Cancelled, CancelledMessage);
+        }
+
+        var now = _time.GetTimestamp();
+        var deadline = request.Deadline != 0 ? request.Deadline
+            : _defaultTimeoutTicks > 0 ? now + _defaultTimeoutTicks
+            : long.MaxValue;
+        if (deadline <= now)
+        {
+            return Reject(request, BatchFailureReason.DeadlineExceeded, DeadlineMessage);
+        }
+
+        request.EnqueuedAt = now;
+        request.DeadlineAt = deadline;
+        request.Level = request.Priority == 0 ? _defaultLevel : Math.Min(request.Priority, _heads.Length) - 1;
+        if (token.CanBeCanceled)
+        {
+            // Registered before queueing so a completion can never race the assignment; a callback that fires
+            // before the request is queued only marks it (see OnCancelled).
+            request.Registration = token.UnsafeRegister(s_onCancelled, request);
+        }
+
+        var rejection = BatchFailureReason.None;
+        lock (_gate)
+        {
+            if (_stopping)
+            {
+                rejection = BatchFailureReason.ShuttingDown;
+            }
+            else if (request.CancelPending)
+            {
+                rejection = BatchFailureReason.Cancelled;
+            }
+            else if (_queuedCount >= _maxQueueSize
+                || (_preserveOrdering && _nextSequence - Volatile.Read(ref _deliverNext) >= _ring.Length))
+            {
+                rejection = BatchFailureReason.QueueFull;
+            }
+            else
+            {
+                var wasEmpty = _queuedCount == 0;
+                if (_preserveOrdering)
+                {
+                    request.Sequence = _nextSequence++;
+                }
+
+                Append(request);
+                if (deadline < _deadlineDue)
+                {
+                    ArmDeadline(deadline, now);
+                }
+
+                if (_waiting > 0)
+                {
+                    // Wake an idle instance only when a batch may be ready; otherwise it would sleep again at once.
+                    if (_delayTicks == 0 || _queuedRows >= _minReadyRows)
+                    {
+                        Monitor.Pulse(_gate);
+                    }
+                    else if (wasEmpty)
+                    {
+                        ArmDelay(now + _delayTicks, now);
+                    }
+                }
+            }
+        }
+
+        if (rejection != BatchFailureReason.None)
+        {
+            return Reject(request, rejection, rejection switch
+            {
+                BatchFailureReason.ShuttingDown => ShuttingDownMessage,
+                BatchFailureReason.Cancelled => CancelledMessage,
+                _ => QueueFullMessage,
+            });
+        }
+
+        return new ValueTask<BatchResult>(request, request.Version);
+    }
+
+    /// <summary>
+    /// Stops taking requests (new ones fail with <see cref="BatchFailureReason.ShuttingDown"/>), runs what is queued
+    /// without waiting for <see cref="BatchingOptions.MaxQueueDelay"/>, and waits for the instance threads to finish.
+    /// Returns false if <paramref name="timeout"/> passed first; requests still queued then fail with ShuttingDown
+    /// (a batch already running is not interrupted).
+    /// </summary>
+    public async Task<bool> DrainAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            if (!_stopping)
+            {
+                _stopping = true;
+                Monitor.PulseAll(_gate);
+            }
+        }
+
+        try
+        {
+            await _stopped.Task.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            BatchRequest? chain = null;
+            lock (_gate)
+            {
+                for (var level = 0; level < _heads.Length; level++)
+                {
+                    while (_heads[level] is { } request)
+                    {
+                        Remove(request);
+                        request.ChainNext = chain;
+                        chain = request;
+                    }
+                }
+            }
+
+            var count = FailChain(chain, BatchFailureReason.ShuttingDown, ShuttingDownMessage);
+            Log.DrainTimedOut(_logger, Model, Version, count);
+            return false;
+        }
+    }
+
+    /// <summary>Drains (runs everything queued, no time limit), stops the threads, and disposes the runners.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await DrainAsync(Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+        }
+
+        await _delayTimer.DisposeAsync().ConfigureAwait(false);
+        await _deadlineTimer.DisposeAsync().ConfigureAwait(false);
+        foreach (var instance in _instances)
+        {
+            (instance.Runner as IDisposable)?.Dispose();
+        }
+
+        _metrics?.Unregister(this);
+        Log.Stopped(_logger, Model, Version);
+    }
+
+    private ValueTask<BatchResult> Reject(BatchRequest request, BatchFailureReason reason, string message)
+    {
+        request.State = BatchRequest.StateCompleted;
+        request.Registration.Dispose();
+        request.Registration = default;
+        RecordOutcome(reason);
+        return new ValueTask<BatchResult>(new BatchResult(reason, message));
+    }
+
+    private void Append(BatchRequest request)
+    {
+        var level = request.Level;
+        request.State = BatchRequest.StateQueued;
+        request.Next = null;
+        request.Previous = _tails[level];
+        if (_tails[level] is { } tail)
+        {
+            tail.Next = request;
+        }
+        else
+        {
+            _heads[level] = request;
+        }
+
+        _tails[level] = request;
+        _queuedCount++;
+        _queuedRows += request.Rows;
+    }
+
+    private void Remove(BatchRequest request)
+    {
+        var level = request.Level;
+        if (request.Previous is { } previous)
+        {
+            previous.Next = request.Next;
+        }
+        else
+        {
+            _heads[level] = request.Next;
+        }
+
+        if (request.Next is { } next)
+        {
+            next.Previous = request.Previous;
+        }
+        else
+        {
+            _tails[level] = request.Previous;
+        }
+
+        request.Previous = null;
+        request.Next = null;
+        request.State = BatchRequest.StateTaken;
+        _queuedCount--;
+        _queuedRows -= request.Rows;
+    }
+
+    private void OnCancelled(BatchRequest request)
+    {
+        lock (_gate)
+        {
+            if (request.State == BatchRequest.StateRented)
+            {
+                // Fired between registration and queueing: EnqueueAsync rejects it under this lock.
+                request.CancelPending = true;
+                return;
+            }
+
+            if (request.State != BatchRequest.StateQueued)
+            {
+                return; // Already in a batch (runs to completion) or completed.
+            }
+
+            Remove(request);
+        }
+
+        // Inside this registration's own callback: the registration is spent, and disposing it here is pointless.
+        request.Registration = default;
+        Complete(request, BatchFailureReason.Cancelled, CancelledMessage, executed: false);
+    }
+
+    private void OnDelayTimer()
+    {
+        lock (_gate)
+        {
+            _delayDue = long.MaxValue;
+            if (_waiting > 0)
+            {
+                Monitor.Pulse(_gate);
+            }
+        }
+    }
+
+    private void OnDeadlineTimer()
+    {
+        BatchRequest? expired = null;
+        lock (_gate)
+        {
+            var now = _time.GetTimestamp();
+            var next = long.MaxValue;
+            for (var level = 0; level < _heads.Length; level++)
+            {
+                for (var request = _heads[level]; request is not null;)
+                {
+                    var following = request.Next;
+                    if (request.DeadlineAt <= now)
+                    {
+                        Remove(request);
+                        request.ChainNext = expired;
+                        expired = request;
+                    }
+                    else if (request.DeadlineAt < next)
+                    {
+                        next = request.DeadlineAt;
+                    }
+
+                    request = following;
+                }
+            }
+
+            _deadlineDue = long.MaxValue;
+            if (next != long.MaxValue)
+            {
+                ArmDeadline(next, now);
+            }
+        }
+
+        FailChain(expired, BatchFailureReason.DeadlineExceeded, DeadlineMessage);
+    }
+
+    private void ArmDelay(long due, long now)
+    {
+        // A timer armed for a later time is moved earlier; one already due fires anyway and wakes an instance.
+        if (due < _delayDue || _delayDue <= now)
+        {
+            _delayDue = due;
+            _delayTimer.Change(ToTimeSpan(due - now), Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void ArmDeadline(long due, long now)
+    {
+        _deadlineDue = due;
+        _deadlineTimer.Change(ToTimeSpan(due - now), Timeout.InfiniteTimeSpan);
+    }
+
+    private void RunInstance(Instance instance)
+    {
+        var members = instance.Members;
+        var spun = false;
+        try
+        {
+            while (true)
+            {
+                BatchRequest? expired = null;
+                int count;
+                var rows = 0;
+                var exit = false;
+                var spin = false;
+                lock (_gate)
+                {
+                    while (true)
+                    {
+                        var now = _time.GetTimestamp();
+                        count = TryFormBatch(now, members, ref expired, out rows, out var wakeAt);
+                        if (count > 0)
+                        {
+                            if (_queuedCount > 0 && _waiting > 0)
+                            {
+                                // Let an idle instance judge what is left (run it, or arm the delay timer for it).
+                                Monitor.Pulse(_gate);
+                            }
+
+                            break;
+                        }
+
+                        if (_stopping && _queuedCount == 0)
+                        {
+                            exit = true;
+                            break;
+                        }
+
+                        if (expired is not null)
+                        {
+                            break; // Fail them now, not after the wait.
+                        }
+
+                        if (!spun && _queuedCount == 0)
+                        {
+                            spin = true; // Idle right after a batch: the next request is often microseconds away.
+                            break;
+                        }
+
+                        if (wakeAt != long.MaxValue)
+                        {
+                            ArmDelay(wakeAt, now);
+                        }
+
+                        _waiting++;
+                        Monitor.Wait(_gate);
+                        _waiting--;
+                    }
+                }
+
+                FailChain(expired, BatchFailureReason.DeadlineExceeded, DeadlineMessage);
+                if (count > 0)
+                {
+                    Execute(instance, count, rows);
+                    spun = false;
+                }
+                else if (exit)
+                {
+                    break;
+                }
+                else if (spin)
+                {
+                    SpinForWork();
+                    spun = true;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Only a bug gets here (runner exceptions are caught per batch); keep the process alive and say so.
+            Log.InstanceCrashed(_logger, ex, Model, Version, instance.Index);
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _liveThreads) == 0)
+            {
+                _stopped.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Spins briefly (yielding, never sleeping) for a request to arrive, so a closed-loop caller's next request
+    /// skips the cost of blocking and waking this thread. Bounded, so an idle batcher soon blocks for real.
+    /// </summary>
+    private void SpinForWork()
+    {
+        var spinner = default(SpinWait);
+        for (var i = 0; i < IdleSpins && Volatile.Read(ref _queuedCount) == 0 && !Volatile.Read(ref _stopping); i++)
+        {
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    /// <summary>
+    /// Under the queue lock: picks the next batch into <paramref name="members"/> and unlinks it, or returns 0 and the
+    /// time the pending batch becomes due. Expired requests met on the way are unlinked onto <paramref name="expired"/>.
+    /// </summary>
+    private int TryFormBatch(long now, BatchRequest?[] members, ref BatchRequest? expired, out int rows, out long wakeAt)
+    {
+        rows = 0;
+        wakeAt = long.MaxValue;
+        var count = 0;
+        var cutCount = 0;
+        var cutRows = 0;
+        var full = false;
+        var oldest = long.MaxValue;
+        BatchRequest? anchor = null;
+        for (var level = 0; level < _heads.Length && !full; level++)
+        {
+            for (var request = _heads[level]; request is not null;)
+            {
+                var next = request.Next;
+                if (request.DeadlineAt <= now)
+                {
+                    Remove(request);
+                    request.ChainNext = expired;
+                    expired = request;
+                    request = next;
+                    continue;
+                }
+
+                if (anchor is null)
+                {
+                    anchor = request;
+                }
+                else if (_variableInputs.Length > 0 && !request.SameVariableShapes(anchor, _variableInputs))
+                {
+                    request = next; // Another shape group: it waits for a later batch.
+                    continue;
+                }
+
+                if (rows + request.Rows > _maxRows)
+                {
+                    full = true;
+                    break;
+                }
+
+                members[count++] = request;
+                rows += request.Rows;
+                oldest = Math.Min(oldest, request.EnqueuedAt);
+                if (_isPreferred[rows])
+                {
+                    cutCount = count;
+                    cutRows = rows;
+                }
+
+                if (rows == _maxRows)
+                {
+                    full = true;
+                    break;
+                }
+
+                request = next;
+            }
+        }
+
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        if (!full && !_stopping && now - oldest < _delayTicks)
+        {
+            if (cutCount == 0)
+            {
+                Array.Clear(members, 0, count);
+                wakeAt = oldest + _delayTicks;
+                rows = 0;
+                return 0;
+            }
+
+            // The largest preferred size the queue can form goes now (Triton); the rest keeps waiting.
+            Array.Clear(members, cutCount, count - cutCount);
+            count = cutCount;
+            rows = cutRows;
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            Remove(members[i]!);
+        }
+
+        return count;
+    }
+
+    private void Execute(Instance instance, int count, int rows)
+    {
+        var members = instance.Members;
+        var run = instance.Run;
+        try
+        {
+            run.Prepare(rows, members[0]!);
+            var start = _time.GetTimestamp();
+            for (var i = 0; i < _inputSpecs.Length; i++)
+            {
+                var destination = run.InputTensor(i).Span(rows);
+                var offset = 0;
+                for (var m = 0; m < count; m++)
+                {
+                    var source = members[m]!.GetInput(i).Span;
+                    source.CopyTo(destination[offset..]);
+                    offset += source.Length;
+                }
+            }
+
+            if (_metrics is not null)
+            {
+                for (var m = 0; m < count; m++)
+                {
+                    _metrics.QueueDuration.Record(Seconds(start - members[m]!.EnqueuedAt), _tags!.ModelVersion);
+                }
+
+                _metrics.BatchSize.Record(rows, _tags!.ModelVersion);
+            }
+
+            string? error = null;
+            try
+            {
+                instance.Runner.Run(run);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                error = ex.Message;
+                Log.BatchFailed(_logger, ex, Model, Version, instance.Index, rows, ex.Message);
+            }
+
+            _metrics?.ComputeDuration.Record(Seconds(_time.GetTimestamp() - start), _tags!.ModelVersion);
+            for (var j = 0; error is null && j < _outputSpecs.Length; j++)
+            {
+                if (!run.IsOutputRowShapeKnown(j))
+                {
+                    error = $"runner did not set the row shape of variable output '{_outputSpecs[j].Name}'";
+                }
+            }
+
+            var rowOffset = 0;
+            for (var m = 0; m < count; m++)
+            {
+                var request = members[m]!;
+                members[m] = null;
+                if (error is not null)
+                {
+                    Complete(request, BatchFailureReason.ExecutionFailed, error, executed: true);
+                    continue;
+                }
+
+                string? copyError = null;
+                for (var j = 0; j < _outputSpecs.Length; j++)
+                {
+                    var tensor = run.OutputTensor(j);
+                    var length = request.Rows * tensor.RowBytes;
+                    var destination = request.GetOutput(j);
+                    if (destination.Length < length)
+                    {
+                        copyError = $"output '{_outputSpecs[j].Name}': destination has {destination.Length} bytes, needs {length}";
+                        break;
+                    }
+
+                    tensor.Span(rows).Slice(rowOffset * tensor.RowBytes, length).CopyTo(destination.Span);
+                    request.SetOutputWritten(j, tensor.Shape, length);
+                }
+
+                rowOffset += request.Rows;
+                if (copyError is null)
+                {
+                    Complete(request, BatchFailureReason.None, null, executed: true);
+                }
+                else
+                {
+                    Complete(request, BatchFailureReason.ExecutionFailed, copyError, executed: true);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Not the runner (caught above): e.g. caller memory that throws. Fail whatever is still pending.
+            Log.BatchFailed(_logger, ex, Model, Version, instance.Index, rows, ex.Message);
+            for (var m = 0; m < count; m++)
+            {
+                if (members[m] is { } request)
+                {
+                    members[m] = null;
+                    Complete(request, BatchFailureReason.ExecutionFailed, ex.Message, executed: true);
+                }
+            }
+        }
+    }
+
+    private int FailChain(BatchRequest? chain, BatchFailureReason reason, string message)
+    {
+        var count = 0;
+        while (chain is not null)
+        {
+            var next = chain.ChainNext;
+            chain.ChainNext = null;
+            Complete(chain, reason, message, executed: false);
+            chain = next;
+            count++;
+        }
+
+        return count;
+    }
+
+    /// <summary>
+    /// Completes a request taken off the queue. Executed ones honour <see cref="BatchingOptions.PreserveOrdering"/>;
+    /// ones removed without running are answered at once and only release their place in the order.
+    /// </summary>
+    private void Complete(BatchRequest request, BatchFailureReason reason, string? message, bool executed)
+    {
+        // Waits for a cancellation callback running elsewhere; it sees the request is no longer queued.
+        request.Registration.Dispose();
+        request.Registration = default;
+        RecordOutcome(reason);
+        var result = new BatchResult(reason, message);
+        var sequence = request.Sequence;
+        Volatile.Write(ref request.State, BatchRequest.StateCompleted);
+        if (!_preserveOrdering || sequence < 0)
+        {
+            request.SetResult(result);
+            return;
+        }
+
+        if (!executed)
+        {
+            request.SetResult(result);
+        }
+        else
+        {
+            request.Result = result;
+        }
+
+        lock (_orderGate)
+        {
+            _ring[(int)(sequence % _ring.Length)] = executed ? request : s_skipped;
+            while (_ring[(int)(_deliverNext % _ring.Length)] is { } slot)
+            {
+                _ring[(int)(_deliverNext % _ring.Length)] = null;
+                Volatile.Write(ref _deliverNext, _deliverNext + 1);
+                if (slot is BatchRequest ready)
+                {
+                    // Continuations run on the thread pool, so this only queues them.
+                    ready.SetResult(ready.Result);
+                }
+            }
+        }
+    }
+
+    private void RecordOutcome(BatchFailureReason reason)
+    {
+        if (_metrics is null)
+        {
+            return;
+        }
+
+        _metrics.Requests.Add(1, _tags!.Outcome(reason));
+        if (reason is BatchFailureReason.QueueFull or BatchFailureReason.ShuttingDown
+            or BatchFailureReason.InvalidInput or BatchFailureReason.DeadlineExceeded)
+        {
+            _metrics.Rejections.Add(1, _tags.Reason(reason));
+        }
+    }
+
+    private long ToTimestampTicks(TimeSpan span)
+    {
+        if (span <= TimeSpan.Zero)
+        {
+            return 0;
+        }
+
+        var ticks = span.Ticks * ((double)_time.TimestampFrequency / TimeSpan.TicksPerSecond);
+        return ticks >= long.MaxValue / 4 ? long.MaxValue / 4 : Math.Max(1, (long)Math.Ceiling(ticks));
+    }
+
+    private TimeSpan ToTimeSpan(long timestampTicks)
+    {
+        // Rounded up so a timer never fires before the time it stands for.
+        var ticks = Math.Ceiling(timestampTicks * ((double)TimeSpan.TicksPerSecond / _time.TimestampFrequency));
+        return TimeSpan.FromTicks((long)Math.Clamp(ticks, 1, TimeSpan.FromDays(1).Ticks));
+    }
+
+    private double Seconds(long timestampTicks) => (double)timestampTicks / _time.TimestampFrequency;
+
+    private static int[] RowBytes(BatchTensorSpec[] specs)
+    {
+        var bytes = new int[specs.Length];
+        for (var i = 0; i < specs.Length; i++)
+        {
+            bytes[i] = specs[i].IsVariable ? -1 : specs[i].RowBytes(specs[i].RowShape);
+        }
+
+        return bytes;
+    }
+
+    /// <summary>One execution instance: its runner, buffers, batch slots and thread.</summary>
+    private sealed class Instance(int index, IBatchRunner runner, BatchRun run, int maxRows)
+    {
+        public int Index { get; } = index;
+
+        public IBatchRunner Runner { get; } = runner;
+
+        public BatchRun Run { get; } = run;
+
+        public BatchRequest?[] Members { get; } = new BatchRequest?[maxRows];
+
+        public DynamicBatcher? Owner { get; set; }
+
+        public Thread? Thread { get; set; }
+    }
+}

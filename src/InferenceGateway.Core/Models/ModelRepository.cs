@@ -1,0 +1,560 @@
+using System.Collections.Frozen;
+using System.Globalization;
+using InferenceGateway.Core.Batching;
+using Microsoft.Extensions.Logging;
+
+namespace InferenceGateway.Core.Models;
+
+/// <summary>
+/// The served models: scans the repository folder, loads each version through the backend, validates it against
+/// its config, warms it, and keeps watching the folder so versions added, changed or removed take effect without a
+/// restart. Lookups read an immutable snapshot, so the request path takes no lock and allocates nothing.
+/// </summary>
+public sealed partial class ModelRepository : IAsyncDisposable
+{
+    private readonly ModelRepositoryOptions _options;
+    private readonly IModelBackend _backend;
+    private readonly Func<ModelVersion, CancellationToken, Task>? _warmUp;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly BatcherMetrics? _metrics;
+    private readonly SemaphoreSlim _scanLock = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Task> _draining = [];
+    private volatile FrozenDictionary<string, ServedModel> _models = FrozenDictionary<string, ServedModel>.Empty;
+    private Dictionary<string, string> _errors = new(StringComparer.Ordinal);
+    private Task? _pollLoop;
+    private volatile bool _initialScanDone;
+    private int _disposed;
+
+    /// <summary>Creates the repository; call <see cref="StartAsync"/> to load.</summary>
+    public ModelRepository(
+        ModelRepositoryOptions options,
+        IModelBackend backend,
+        ILoggerFactory loggerFactory,
+        TimeProvider? timeProvider = null,
+        BatcherMetrics? metrics = null,
+        Func<ModelVersion, CancellationToken, Task>? warmUp = null)
+    {
+        _options = options;
+        _backend = backend;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<ModelRepository>();
+        _time = timeProvider ?? TimeProvider.System;
+        _metrics = metrics;
+        _warmUp = warmUp;
+    }
+
+    /// <summary>Raised after a scan that changed which versions are served.</summary>
+    public event Action? Changed;
+
+    /// <summary>Served models by name.</summary>
+    public IReadOnlyDictionary<string, ServedModel> Models => _models;
+
+    /// <summary>Problems from the last scan, keyed by the file or folder they concern.</summary>
+    public IReadOnlyDictionary<string, string> Errors => _errors;
+
+    /// <summary>True once the first scan finished and every model folder serves at least one version.</summary>
+    public bool IsReady
+    {
+        get
+        {
+            if (!_initialScanDone || _models.Count == 0)
+            {
+                return false;
+            }
+
+            foreach (var model in _models.Values)
+            {
+                if (model.Latest is null)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>Finds a ready version; an empty or null <paramref name="version"/> means the latest.</summary>
+    public bool TryGetVersion(string model, string? version, out ModelVersion? result)
+    {
+        result = null;
+        if (!_models.TryGetValue(model, out var served))
+        {
+            return false;
+        }
+
+        if (string.IsNullOrEmpty(version))
+        {
+            result = served.Latest;
+            return result is not null;
+        }
+
+        foreach (var candidate in served.Versions)
+        {
+            if (candidate.Version == version)
+            {
+                result = candidate;
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Loads the repository once, then starts watching it.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(_options.Path))
+        {
+            throw new DirectoryNotFoundException($"Model repository '{Path.GetFullPath(_options.Path)}' does not exist.");
+        }
+
+        await ScanAsync(cancellationToken).ConfigureAwait(false);
+        _initialScanDone = true;
+        if (_options.PollInterval > TimeSpan.Zero)
+        {
+            _pollLoop = PollAsync(_stopping.Token);
+        }
+    }
+
+    /// <summary>Rescans the folder now: loads new and changed versions, drains removed ones.</summary>
+    public async Task ScanAsync(CancellationToken cancellationToken)
+    {
+        await _scanLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var scan = ScanCore(cancellationToken);
+            foreach (var version in scan.Added)
+            {
+                await WarmUpAsync(version, scan, cancellationToken).ConfigureAwait(false);
+            }
+
+            Publish(scan);
+        }
+        finally
+        {
+            _scanLock.Release();
+        }
+    }
+
+    private async Task WarmUpAsync(ModelVersion version, ScanResult scan, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (_options.WarmUp && _warmUp is not null)
+            {
+                await _warmUp(version, cancellationToken).ConfigureAwait(false);
+            }
+
+            version.MarkReady();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.WarmUpFailed(_logger, version.Name, version.Version, ex.Message);
+            scan.WarmUpFailures.Add(version);
+        }
+    }
+
+    private sealed class ScanResult
+    {
+        public Dictionary<string, List<ModelVersion>> Versions { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, (ModelConfig Config, DateTime FileTime)> Configs { get; } = new(StringComparer.Ordinal);
+
+        public List<ModelVersion> Added { get; } = [];
+
+        public List<ModelVersion> Removed { get; } = [];
+
+        public List<ModelVersion> WarmUpFailures { get; } = [];
+
+        public Dictionary<string, string> Errors { get; } = new(StringComparer.Ordinal);
+    }
+
+    private ScanResult ScanCore(CancellationToken cancellationToken)
+    {
+        var scan = new ScanResult();
+        var errors = scan.Errors;
+        var current = _models;
+        var next = scan.Versions;
+
+        foreach (var modelDir in Directory.EnumerateDirectories(_options.Path).Order(StringComparer.Ordinal))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var name = Path.GetFileName(modelDir);
+            var configPath = Path.Combine(modelDir, "config.json");
+            if (!File.Exists(configPath))
+            {
+                continue; // Not a model folder (e.g. data/).
+            }
+
+            current.TryGetValue(name, out var existing);
+            ModelConfig config;
+            DateTime configTime = File.GetLastWriteTimeUtc(configPath);
+            try
+            {
+                config = ApplyOverrides(ModelConfig.Load(configPath));
+                if (config.Name != name)
+                {
+                    throw new ModelConfigException(configPath, [$"name '{config.Name}' does not match folder '{name}'"]);
+                }
+            }
+            catch (ModelConfigException ex)
+            {
+                errors[configPath] = ex.Message;
+                Log.ConfigInvalid(_logger, configPath, ex.Message);
+                if (existing is not null)
+                {
+                    next[name] = [.. existing.Versions]; // Keep serving what was loaded.
+                    scan.Configs[name] = (existing.Config, existing.ConfigFileTime);
+                }
+
+                continue;
+            }
+
+            var configChanged = existing is not null && existing.ConfigFileTime != configTime;
+            scan.Configs[name] = (config, configTime);
+            var versions = new List<ModelVersion>();
+            foreach (var versionDir in Directory.EnumerateDirectories(modelDir))
+            {
+                var version = Path.GetFileName(versionDir);
+                if (!long.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number < 1)
+                {
+                    continue;
+                }
+
+                var modelPath = Path.Combine(versionDir, "model.onnx");
+                if (!File.Exists(modelPath))
+                {
+                    continue;
+                }
+
+                var fileTime = File.GetLastWriteTimeUtc(modelPath);
+                ModelVersion? loaded = null;
+                if (existing is not null)
+                {
+                    foreach (var candidate in existing.Versions)
+                    {
+                        if (candidate.Version == version)
+                        {
+                            loaded = candidate;
+                            break;
+                        }
+                    }
+                }
+
+                if (loaded is not null && !configChanged && loaded.ModelFileTime == fileTime)
+                {
+                    versions.Add(loaded);
+                    continue;
+                }
+
+                var fresh = TryLoad(config, version, modelPath, fileTime, errors);
+                if (fresh is not null)
+                {
+                    versions.Add(fresh);
+                    scan.Added.Add(fresh);
+                }
+                else if (loaded is not null)
+                {
+                    versions.Add(loaded); // The new file is bad: keep serving the old one.
+                }
+            }
+
+            versions.Sort(static (a, b) => a.VersionNumber.CompareTo(b.VersionNumber));
+            next[name] = versions;
+        }
+
+        // Anything served before and absent (or replaced) now is drained.
+        foreach (var (name, served) in current)
+        {
+            next.TryGetValue(name, out var kept);
+            foreach (var version in served.Versions)
+            {
+                if (kept is null || !kept.Contains(version))
+                {
+                    scan.Removed.Add(version);
+                }
+            }
+        }
+
+        return scan;
+    }
+
+    private void Publish(ScanResult scan)
+    {
+        var added = scan.Added;
+        var removed = scan.Removed;
+        foreach (var failed in scan.WarmUpFailures)
+        {
+            scan.Errors[failed.ModelPath] = $"{failed.ModelPath}: warm-up inference failed";
+            foreach (var list in scan.Versions.Values)
+            {
+                list.Remove(failed);
+            }
+
+            removed.Add(failed);
+        }
+
+        var snapshot = new Dictionary<string, ServedModel>(StringComparer.Ordinal);
+        foreach (var (name, versions) in scan.Versions)
+        {
+            var ready = new List<ModelVersion>(versions.Count);
+            foreach (var version in versions)
+            {
+                if (version.State == ModelVersionState.Ready)
+                {
+                    ready.Add(version);
+                }
+            }
+
+            var (config, configTime) = scan.Configs[name];
+            snapshot[name] = new ServedModel(name, config, configTime, [.. ready]);
+        }
+
+        _models = snapshot.ToFrozenDictionary(StringComparer.Ordinal);
+        _errors = scan.Errors;
+        foreach (var version in added)
+        {
+            if (version.State == ModelVersionState.Ready)
+            {
+                Log.VersionLoaded(_logger, version.Name, version.Version, version.Model.ExecutionProvider, version.ModelPath);
+            }
+        }
+
+        foreach (var version in removed)
+        {
+            Log.VersionDraining(_logger, version.Name, version.Version, version.ActiveLeases);
+            lock (_draining)
+            {
+                _draining.RemoveAll(static t => t.IsCompleted);
+                _draining.Add(DrainAndReleaseAsync(version));
+            }
+        }
+
+        if (added.Count > 0 || removed.Count > 0)
+        {
+            Changed?.Invoke();
+        }
+    }
+
+    private async Task DrainAndReleaseAsync(ModelVersion version)
+    {
+        var drained = version.BeginDrain();
+        var finished = await Task.WhenAny(drained, Task.Delay(_options.DrainTimeout, _time)).ConfigureAwait(false);
+        if (finished != drained)
+        {
+            Log.DrainTimedOut(_logger, version.Name, version.Version, version.ActiveLeases);
+        }
+
+        try
+        {
+            await version.ReleaseResourcesAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.ReleaseFailed(_logger, version.Name, version.Version, ex.Message);
+        }
+
+        Log.VersionUnloaded(_logger, version.Name, version.Version);
+    }
+
+    private ModelVersion? TryLoad(ModelConfig config, string version, string modelPath, DateTime fileTime, Dictionary<string, string> errors)
+    {
+        var versionConfig = config.ForVersion(version);
+        if (versionConfig is null)
+        {
+            errors[modelPath] = $"{modelPath}: version {version} has no entry in config.json versions and there is no default_version";
+            Log.LoadFailed(_logger, config.Name, version, errors[modelPath]);
+            return null;
+        }
+
+        ILoadedModel? model = null;
+        try
+        {
+            model = _backend.Load(config.Name, version, modelPath, config);
+            var mismatches = ModelConfigValidator.Compare(versionConfig, model);
+            if (mismatches.Count > 0)
+            {
+                throw new ModelConfigException(modelPath, mismatches);
+            }
+
+            var inputs = ToSpecs(versionConfig.Inputs, config.MaxBatchSize > 0);
+            var outputs = ToSpecs(versionConfig.Outputs, config.MaxBatchSize > 0);
+            var batching = ToBatchingOptions(config);
+            var loadedModel = model;
+            var batcher = new DynamicBatcher(
+                config.Name,
+                version,
+                batching,
+                inputs,
+                outputs,
+                instance => loadedModel.CreateRunner(instance, inputs, outputs),
+                _time,
+                _loggerFactory.CreateLogger<DynamicBatcher>(),
+                _metrics);
+            return new ModelVersion(config, version, versionConfig, modelPath, fileTime, model, batcher, inputs, outputs);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            model?.Dispose();
+            var message = ex is ModelConfigException ? ex.Message : $"{modelPath}: {ex.Message}";
+            errors[modelPath] = message;
+            Log.LoadFailed(_logger, config.Name, version, message);
+            return null;
+        }
+    }
+
+    private ModelConfig ApplyOverrides(ModelConfig config)
+    {
+        if (!_options.Models.TryGetValue(config.Name, out var overrides))
+        {
+            return config;
+        }
+
+        config.MaxBatchSize = overrides.MaxBatchSize ?? config.MaxBatchSize;
+        config.InstanceCount = overrides.InstanceCount ?? config.InstanceCount;
+        var batching = config.DynamicBatching ??= new DynamicBatchingConfig();
+        batching.MaxQueueDelayMicroseconds = overrides.MaxQueueDelayMicroseconds ?? batching.MaxQueueDelayMicroseconds;
+        batching.MaxQueueSize = overrides.MaxQueueSize ?? batching.MaxQueueSize;
+        batching.PreferredBatchSize = overrides.PreferredBatchSize ?? batching.PreferredBatchSize;
+        if (overrides.MaxBatchSize is { } max)
+        {
+            // Preferred sizes above the new maximum no longer apply.
+            batching.PreferredBatchSize = Array.FindAll(batching.PreferredBatchSize, size => size <= max);
+        }
+
+        return config;
+    }
+
+    /// <summary>Maps a model config onto the batcher's options (Triton semantics).</summary>
+    public static BatchingOptions ToBatchingOptions(ModelConfig config)
+    {
+        var batching = config.DynamicBatching;
+        return new BatchingOptions
+        {
+            // No batch dimension: each request runs alone. Without a dynamic_batching section requests keep their own
+            // rows (up to max_batch_size) and only what is already queued is coalesced: no waiting for company.
+            MaxBatchSize = config.MaxBatchSize <= 0 ? 1 : config.MaxBatchSize,
+            MaxQueueDelay = TimeSpan.FromMicroseconds(batching?.MaxQueueDelayMicroseconds ?? 0),
+            PreferredBatchSizes = batching?.PreferredBatchSize ?? [],
+            MaxQueueSize = batching?.MaxQueueSize ?? 1024,
+            PriorityLevels = batching?.PriorityLevels ?? 1,
+            DefaultTimeout = TimeSpan.FromMicroseconds(batching?.DefaultTimeoutMicroseconds ?? 0),
+            PreserveOrdering = batching?.PreserveOrdering ?? false,
+            InstanceCount = config.InstanceCount,
+        };
+    }
+
+    private static BatchTensorSpec[] ToSpecs(List<TensorConfig> tensors, bool hasBatchDimension)
+    {
+        var specs = new BatchTensorSpec[tensors.Count];
+        for (var i = 0; i < tensors.Count; i++)
+        {
+            var dims = tensors[i].Dims;
+            var start = hasBatchDimension ? 1 : 0;
+            var rowShape = new int[dims.Length - start];
+            for (var d = start; d < dims.Length; d++)
+            {
+                rowShape[d - start] = checked((int)dims[d]);
+            }
+
+            specs[i] = new BatchTensorSpec(tensors[i].Name, tensors[i].Type.ElementSize(), rowShape);
+        }
+
+        return specs;
+    }
+
+    private async Task PollAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.PollInterval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await ScanAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.ScanFailed(_logger, ex.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Stops watching, drains every version (queued work runs) and releases the models.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_pollLoop is not null)
+        {
+            await _pollLoop.ConfigureAwait(false);
+        }
+
+        await _scanLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var all = new List<Task>();
+            foreach (var model in _models.Values)
+            {
+                foreach (var version in model.Versions)
+                {
+                    all.Add(DrainAndReleaseAsync(version));
+                }
+            }
+
+            _models = FrozenDictionary<string, ServedModel>.Empty;
+            lock (_draining)
+            {
+                all.AddRange(_draining);
+            }
+
+            await Task.WhenAll(all).ConfigureAwait(false);
+        }
+        finally
+        {
+            _scanLock.Release();
+        }
+
+        _stopping.Dispose();
+    }
+}
+
+/// <summary>A model and its ready versions, ascending by version number.</summary>
+public sealed class ServedModel
+{
+    internal ServedModel(string name, ModelConfig config, DateTime configFileTime, ModelVersion[] versions)
+    {
+        Name = name;
+        Config = config;
+        ConfigFileTime = configFileTime;
+        Versions = versions;
+        Latest = versions.Length > 0 ? versions[^1] : null;
+    }
+
+    /// <summary>Logical model name.</summary>
+    public string Name { get; }
+
+    /// <summary>The config the versions were loaded with.</summary>
+    public ModelConfig Config { get; }
+
+    internal DateTime ConfigFileTime { get; }
+
+    /// <summary>Ready versions, ascending.</summary>
+    public IReadOnlyList<ModelVersion> Versions { get; }
+
+    /// <summary>Highest ready version, or null when none is ready.</summary>
+    public ModelVersion? Latest { get; }
+}

@@ -1,0 +1,97 @@
+namespace InferenceGateway.Core.Models;
+
+/// <summary>Where the model repository lives and how it is watched.</summary>
+public sealed class ModelRepositoryOptions
+{
+    /// <summary>Folder holding <c>&lt;name&gt;/config.json</c> and <c>&lt;name&gt;/&lt;version&gt;/model.onnx</c>.</summary>
+    public string Path { get; set; } = "models";
+
+    /// <summary>How often the folder is rescanned for added, changed and removed versions; zero disables polling.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Longest a removed version waits for its admitted requests before it is released anyway.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Run one inference per version before marking it ready.</summary>
+    public bool WarmUp { get; set; } = true;
+
+    /// <summary>Gateway-side overrides of model config values, keyed by model name.</summary>
+    public Dictionary<string, ModelOverrides> Models { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Every problem with these options (empty when valid).</summary>
+    public List<string> Validate()
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(Path))
+        {
+            errors.Add("Gateway:ModelRepository:Path is required");
+        }
+
+        if (PollInterval < TimeSpan.Zero)
+        {
+            errors.Add("Gateway:ModelRepository:PollInterval must not be negative");
+        }
+
+        if (DrainTimeout <= TimeSpan.Zero)
+        {
+            errors.Add("Gateway:ModelRepository:DrainTimeout must be positive");
+        }
+
+        foreach (var (name, overrides) in Models)
+        {
+            overrides.Validate($"Gateway:Models:{name}", errors);
+        }
+
+        return errors;
+    }
+}
+
+/// <summary>Values that override a model's config.json from gateway configuration (null keeps the file's value).</summary>
+public sealed class ModelOverrides
+{
+    /// <summary>Overrides max_batch_size; 1 switches batching off for comparison.</summary>
+    public int? MaxBatchSize { get; set; }
+
+    /// <summary>Overrides dynamic_batching.max_queue_delay_microseconds.</summary>
+    public long? MaxQueueDelayMicroseconds { get; set; }
+
+    /// <summary>Overrides dynamic_batching.max_queue_size.</summary>
+    public int? MaxQueueSize { get; set; }
+
+    /// <summary>Overrides dynamic_batching.preferred_batch_size.</summary>
+    public int[]? PreferredBatchSize { get; set; }
+
+    /// <summary>Overrides instance_count.</summary>
+    public int? InstanceCount { get; set; }
+
+    /// <summary>Intra-op threads per ONNX Runtime session; 0 lets ORT choose.</summary>
+    public int? IntraOpThreads { get; set; }
+
+    internal void Validate(string where, List<string> errors)
+    {
+        if (MaxBatchSize is < 1)
+        {
+            errors.Add($"{where}:MaxBatchSize must be >= 1");
+        }
+
+        if (MaxQueueDelayMicroseconds is < 0)
+        {
+            errors.Add($"{where}:MaxQueueDelayMicroseconds must be >= 0");
+        }
+
+        if (MaxQueueSize is < 1)
+        {
+            errors.Add($"{where}:MaxQueueSize must be >= 1");
+        }
+
+        if (InstanceCount is < 1 or > 64)
+        {
+            errors.Add($"{where}:InstanceCount must be between 1 and 64");
+        }
+
+        if (IntraOpThreads is < 0)
+        {
+            errors.Add($"{where}:IntraOpThreads must be >= 0");
+        }
+    }
+}

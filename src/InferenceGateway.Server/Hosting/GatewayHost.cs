@@ -1,0 +1,106 @@
+using System.Text.Json;
+using InferenceGateway.Core.Models;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace InferenceGateway.Server.Hosting;
+
+/// <summary>Builds and runs the gateway process: configuration, listeners, services, admin endpoints.</summary>
+public static partial class GatewayHost
+{
+    /// <summary>Entry point: runs until SIGTERM/Ctrl+C; returns the process exit code.</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var printConfig = Array.IndexOf(args, "--print-config") >= 0;
+        var filtered = Array.FindAll(args, a => a != "--print-config");
+        WebApplication app;
+        try
+        {
+            app = Build(filtered);
+        }
+        catch (GatewayConfigurationException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return 2;
+        }
+
+        if (printConfig)
+        {
+            var options = app.Services.GetRequiredService<GatewayOptions>();
+            Console.WriteLine(JsonSerializer.Serialize(new { Gateway = options }, PrintOptions));
+            return 0;
+        }
+
+        await app.RunAsync().ConfigureAwait(false);
+        return 0;
+    }
+
+    private static readonly JsonSerializerOptions PrintOptions = new() { WriteIndented = true };
+
+    /// <summary>Builds the application; throws <see cref="GatewayConfigurationException"/> listing every configuration error.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        configure?.Invoke(builder);
+        var options = new GatewayOptions();
+        builder.Configuration.GetSection(GatewayOptions.SectionName).Bind(options);
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new GatewayConfigurationException(errors);
+        }
+
+        options.ModelRepository.Path = ResolveRepositoryPath(options.ModelRepository.Path);
+        builder.Services.AddSingleton(options);
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownGracePeriod);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            var address = options.ListenAddress switch
+            {
+                "*" => System.Net.IPAddress.Any,
+                "localhost" => System.Net.IPAddress.Loopback,
+                var text => System.Net.IPAddress.Parse(text),
+            };
+            kestrel.Listen(address, options.GrpcPort, listen => listen.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(address, options.AdminPort, listen => listen.Protocols = HttpProtocols.Http1);
+            kestrel.Limits.MaxRequestBodySize = options.Grpc.MaxReceiveMessageSize + (64 * 1024);
+        });
+
+        GatewayServices.Add(builder.Services, options);
+        var app = builder.Build();
+        GatewayServices.Map(app, options);
+        return app;
+    }
+
+    /// <summary>A relative repository path is looked up from the working directory, then from the source tree.</summary>
+    internal static string ResolveRepositoryPath(string path)
+    {
+        if (Path.IsPathRooted(path) || Directory.Exists(path))
+        {
+            return Path.GetFullPath(path);
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "InferenceGateway.sln")))
+            {
+                return Path.Combine(dir.FullName, path);
+            }
+        }
+
+        return Path.GetFullPath(path);
+    }
+}
+
+/// <summary>Configuration that failed validation; the message lists every error.</summary>
+public sealed class GatewayConfigurationException : Exception
+{
+    /// <summary>Creates the exception from the list of errors.</summary>
+    public GatewayConfigurationException(IReadOnlyList<string> errors)
+        : base("Invalid configuration:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors))
+    {
+        Errors = errors;
+    }
+
+    /// <summary>Every error found.</summary>
+    public IReadOnlyList<string> Errors { get; }
+}

@@ -1,0 +1,150 @@
+using System.Net;
+using InferenceGateway.Core.Models;
+
+namespace InferenceGateway.Server.Hosting;
+
+/// <summary>The gateway's configuration (section <c>Gateway</c>); defaults here are the documented defaults.</summary>
+public sealed class GatewayOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "Gateway";
+
+    /// <summary>Address both listeners bind to. Loopback unless told otherwise.</summary>
+    public string ListenAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>gRPC port (HTTP/2 cleartext with prior knowledge); 0 picks a free port.</summary>
+    public int GrpcPort { get; set; } = 50051;
+
+    /// <summary>Admin HTTP/1.1 port (/healthz, /readyz, /metrics); 0 picks a free port.</summary>
+    public int AdminPort { get; set; } = 8080;
+
+    /// <summary>Folder for the gateway's own state (prediction log, feature snapshots).</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    /// <summary>How long SIGTERM waits for in-flight and queued work before the process exits.</summary>
+    public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Model repository location and watching.</summary>
+    public ModelRepositoryOptions ModelRepository { get; set; } = new();
+
+    /// <summary>Per-model overrides of config.json values, keyed by model name.</summary>
+    public Dictionary<string, ModelOverrides> Models { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>ONNX Runtime settings.</summary>
+    public OnnxRuntimeSettings OnnxRuntime { get; set; } = new();
+
+    /// <summary>gRPC transport settings.</summary>
+    public GrpcSettings Grpc { get; set; } = new();
+
+    /// <summary>Every problem with the configuration, all at once (empty when valid).</summary>
+    public List<string> Validate()
+    {
+        var errors = new List<string>();
+        if (!IPAddress.TryParse(ListenAddress, out _) && ListenAddress != "localhost" && ListenAddress != "*")
+        {
+            errors.Add($"Gateway:ListenAddress '{ListenAddress}' is not an IP address, 'localhost' or '*'");
+        }
+
+        if (GrpcPort is < 0 or > 65535)
+        {
+            errors.Add($"Gateway:GrpcPort {GrpcPort} is not a port number");
+        }
+
+        if (AdminPort is < 0 or > 65535)
+        {
+            errors.Add($"Gateway:AdminPort {AdminPort} is not a port number");
+        }
+
+        if (GrpcPort != 0 && GrpcPort == AdminPort)
+        {
+            errors.Add("Gateway:GrpcPort and Gateway:AdminPort must differ");
+        }
+
+        if (ShutdownGracePeriod < TimeSpan.Zero)
+        {
+            errors.Add("Gateway:ShutdownGracePeriod must not be negative");
+        }
+
+        ModelRepository.Models = Models;
+        errors.AddRange(ModelRepository.Validate());
+        OnnxRuntime.Validate(errors);
+        Grpc.Validate(errors);
+        return errors;
+    }
+}
+
+/// <summary>ONNX Runtime settings (section <c>Gateway:OnnxRuntime</c>).</summary>
+public sealed class OnnxRuntimeSettings
+{
+    /// <summary>Path of libonnxruntime; empty uses ORT_LIBRARY_PATH, then the copy next to the binaries.</summary>
+    public string? LibraryPath { get; set; }
+
+    /// <summary>"Cpu" or "Cuda"; Cuda falls back to CPU with a warning when the provider cannot load.</summary>
+    public string ExecutionProvider { get; set; } = "Cpu";
+
+    /// <summary>CUDA device ordinal.</summary>
+    public int CudaDeviceId { get; set; }
+
+    /// <summary>Threads ORT uses inside one operator; 0 lets ORT pick (one per core).</summary>
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Threads ORT uses across operators.</summary>
+    public int InterOpThreads { get; set; } = 1;
+
+    /// <summary>"Disabled", "Basic", "Extended" or "All".</summary>
+    public string GraphOptimizationLevel { get; set; } = "All";
+
+    internal void Validate(List<string> errors)
+    {
+        if (ExecutionProvider is not ("Cpu" or "Cuda"))
+        {
+            errors.Add($"Gateway:OnnxRuntime:ExecutionProvider '{ExecutionProvider}' must be 'Cpu' or 'Cuda'");
+        }
+
+        if (GraphOptimizationLevel is not ("Disabled" or "Basic" or "Extended" or "All"))
+        {
+            errors.Add($"Gateway:OnnxRuntime:GraphOptimizationLevel '{GraphOptimizationLevel}' must be Disabled, Basic, Extended or All");
+        }
+
+        if (IntraOpThreads < 0 || InterOpThreads < 0)
+        {
+            errors.Add("Gateway:OnnxRuntime thread counts must not be negative");
+        }
+
+        if (CudaDeviceId < 0)
+        {
+            errors.Add("Gateway:OnnxRuntime:CudaDeviceId must not be negative");
+        }
+
+        if (!string.IsNullOrEmpty(LibraryPath) && !File.Exists(LibraryPath))
+        {
+            errors.Add($"Gateway:OnnxRuntime:LibraryPath '{LibraryPath}' does not exist");
+        }
+    }
+}
+
+/// <summary>gRPC transport settings (section <c>Gateway:Grpc</c>).</summary>
+public sealed class GrpcSettings
+{
+    /// <summary>Largest request message accepted, in bytes; larger ones get RESOURCE_EXHAUSTED.</summary>
+    public int MaxReceiveMessageSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Largest response message sent, in bytes.</summary>
+    public int MaxSendMessageSize { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>Send exception details to clients (development only).</summary>
+    public bool EnableDetailedErrors { get; set; }
+
+    internal void Validate(List<string> errors)
+    {
+        if (MaxReceiveMessageSize < 1024)
+        {
+            errors.Add("Gateway:Grpc:MaxReceiveMessageSize must be at least 1024 bytes");
+        }
+
+        if (MaxSendMessageSize < 1024)
+        {
+            errors.Add("Gateway:Grpc:MaxSendMessageSize must be at least 1024 bytes");
+        }
+    }
+}

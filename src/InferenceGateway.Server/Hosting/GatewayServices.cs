@@ -1,0 +1,97 @@
+using System.Text.Json;
+using InferenceGateway.Core.Batching;
+using InferenceGateway.Core.Models;
+using InferenceGateway.Grpc;
+using InferenceGateway.Grpc.Health;
+using InferenceGateway.Grpc.Reflection;
+using InferenceGateway.OnnxRuntime;
+using InferenceGateway.Server.Models;
+using InferenceGateway.Server.Services;
+
+namespace InferenceGateway.Server.Hosting;
+
+/// <summary>Registers the gateway's components and maps its endpoints.</summary>
+internal static partial class GatewayServices
+{
+    public static void Add(IServiceCollection services, GatewayOptions options)
+    {
+        services.AddGrpcServer(grpc =>
+        {
+            grpc.MaxReceiveMessageSize = options.Grpc.MaxReceiveMessageSize;
+            grpc.MaxSendMessageSize = options.Grpc.MaxSendMessageSize;
+            grpc.EnableDetailedErrors = options.Grpc.EnableDetailedErrors;
+        });
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(provider => OnnxRuntimeEnvironment.Create(new OrtOptions { LibraryPath = string.IsNullOrEmpty(options.OnnxRuntime.LibraryPath) ? null : options.OnnxRuntime.LibraryPath }));
+        services.AddSingleton<IModelBackend>(provider => new OnnxModelBackend(
+            provider.GetRequiredService<OnnxRuntimeEnvironment>(),
+            ToSessionConfig(options.OnnxRuntime),
+            options.Models,
+            provider.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton(provider => new BatcherMetrics(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.AddSingleton(provider => new ModelRepository(
+            options.ModelRepository,
+            provider.GetRequiredService<IModelBackend>(),
+            provider.GetRequiredService<ILoggerFactory>(),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<BatcherMetrics>(),
+            WarmUp.RunAsync));
+        services.AddSingleton<InferenceExecutor>();
+        services.AddSingleton<HealthServiceImpl>();
+        services.AddSingleton<IReadinessCheck, ModelRepositoryReadinessCheck>();
+        services.AddSingleton<GatewayReadiness>();
+        services.AddSingleton<KServeInferenceService>();
+        services.AddHostedService<GatewayLifecycle>();
+    }
+
+    public static void Map(WebApplication app, GatewayOptions options)
+    {
+        var services = new List<ServerServiceDefinition>
+        {
+            app.Services.GetRequiredService<KServeInferenceService>().BindService(),
+            app.Services.GetRequiredService<HealthServiceImpl>().BindService(),
+        };
+        foreach (var definition in services)
+        {
+            app.MapGrpcService(definition);
+        }
+
+        app.MapGrpcService(new ReflectionServiceImpl(app.Services).BindService());
+
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/readyz", (GatewayReadiness readiness) =>
+        {
+            var reasons = readiness.NotReadyReasons();
+            return reasons.Count == 0
+                ? Results.Text("ready\n")
+                : Results.Text("not ready: " + string.Join("; ", reasons) + "\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+        });
+        app.MapGet("/v1/models", (ModelRepository repository) =>
+        {
+            var models = new List<object>();
+            foreach (var model in repository.Models.Values)
+            {
+                var versions = new List<object>();
+                foreach (var version in model.Versions)
+                {
+                    versions.Add(new { version = version.Version, state = version.State.ToString(), provider = version.Model.ExecutionProvider, path = version.ModelPath, max_batch_size = version.Batcher.Options.MaxBatchSize, queue_depth = version.Batcher.QueueDepth });
+                }
+
+                models.Add(new { name = model.Name, versions });
+            }
+
+            return Results.Json(new { models, errors = repository.Errors }, JsonOptions);
+        });
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
+
+    internal static OrtSessionConfig ToSessionConfig(OnnxRuntimeSettings settings) => new()
+    {
+        IntraOpThreads = settings.IntraOpThreads,
+        InterOpThreads = settings.InterOpThreads,
+        GraphOptimizationLevel = Enum.Parse<GraphOptimizationLevel>(settings.GraphOptimizationLevel),
+        ExecutionProvider = Enum.Parse<ExecutionProvider>(settings.ExecutionProvider),
+        CudaDeviceId = settings.CudaDeviceId,
+    };
+}

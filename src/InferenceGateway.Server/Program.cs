@@ -1,0 +1,3 @@
+using InferenceGateway.Server.Hosting;
+
+return await GatewayHost.RunAsync(args).ConfigureAwait(false);

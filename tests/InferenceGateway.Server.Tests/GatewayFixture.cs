@@ -1,0 +1,137 @@
+using System.Text.Json;
+using InferenceGateway.Grpc;
+using InferenceGateway.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace InferenceGateway.Server.Tests;
+
+/// <summary>A real gateway on 127.0.0.1 with ephemeral ports, serving a model repository folder.</summary>
+public class GatewayFixture : IAsyncLifetime
+{
+    private readonly string[] _extraArgs;
+
+    public GatewayFixture()
+        : this([])
+    {
+    }
+
+    protected GatewayFixture(string[] extraArgs, string? repositoryPath = null)
+    {
+        _extraArgs = extraArgs;
+        RepositoryPath = repositoryPath ?? RepoPaths.Models;
+    }
+
+    public string RepositoryPath { get; }
+
+    public WebApplication App { get; private set; } = null!;
+
+    public int GrpcPort { get; private set; }
+
+    public int AdminPort { get; private set; }
+
+    public GrpcChannel Channel { get; private set; } = null!;
+
+    public HttpClient Admin { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        string[] args =
+        [
+            "--Gateway:GrpcPort=0",
+            "--Gateway:AdminPort=0",
+            $"--Gateway:ModelRepository:Path={RepositoryPath}",
+            "--Gateway:ModelRepository:PollInterval=00:00:00.200",
+            "--Gateway:OnnxRuntime:IntraOpThreads=1",
+            "--Logging:LogLevel:Default=Warning",
+            .. _extraArgs,
+        ];
+        App = GatewayHost.Build(args);
+        await App.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        var addresses = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
+        GrpcPort = new Uri(addresses[0]).Port;
+        AdminPort = new Uri(addresses[1]).Port;
+        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}");
+        Admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AdminPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        await WaitReadyAsync(TimeSpan.FromSeconds(60));
+    }
+
+    public async Task WaitReadyAsync(TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        string last = "";
+        while (DateTime.UtcNow < until)
+        {
+            using var response = await Admin.GetAsync("/readyz");
+            last = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"gateway not ready after {timeout}: {last}");
+    }
+
+    public virtual async Task DisposeAsync()
+    {
+        Channel?.Dispose();
+        Admin?.Dispose();
+        if (App is not null)
+        {
+            await App.StopAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            await App.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>Paths in the source tree.</summary>
+public static class RepoPaths
+{
+    public static string Root { get; } = FindRoot();
+
+    public static string Models => Path.Combine(Root, "models");
+
+    private static string FindRoot()
+    {
+        foreach (var attribute in typeof(RepoPaths).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false))
+        {
+            if (attribute is System.Reflection.AssemblyMetadataAttribute { Key: "RepoRoot", Value: { } root } && File.Exists(Path.Combine(root, "InferenceGateway.sln")))
+            {
+                return Path.GetFullPath(root);
+            }
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "InferenceGateway.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("InferenceGateway.sln not found above " + AppContext.BaseDirectory);
+    }
+}
+
+/// <summary>One model version's reference inputs and outputs from models/&lt;name&gt;/&lt;version&gt;/test_data.json.</summary>
+public sealed record TestData(string InputName, long[] InputShape, float[] Input, string OutputName, long[] OutputShape, float[] Output)
+{
+    public static TestData Load(string model, string version)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.Models, model, version, "test_data.json")));
+        var input = doc.RootElement.GetProperty("inputs").EnumerateObject().First();
+        var output = doc.RootElement.GetProperty("outputs").EnumerateObject().First();
+        return new TestData(
+            input.Name,
+            input.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray(),
+            input.Value.GetProperty("data").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
+            output.Name,
+            output.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray(),
+            output.Value.GetProperty("data").EnumerateArray().Select(e => e.GetSingle()).ToArray());
+    }
+}

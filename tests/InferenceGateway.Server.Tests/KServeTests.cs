@@ -1,0 +1,180 @@
+using Google.Protobuf;
+using InferenceGateway.Contracts.Inference;
+using InferenceGateway.Grpc;
+using InferenceGateway.Server.Services;
+
+namespace InferenceGateway.Server.Tests;
+
+public sealed class KServeTests(GatewayFixture gateway) : IClassFixture<GatewayFixture>
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    private static readonly Method<ModelInferRequest, ModelInferResponse> Infer = KServeInferenceService.ModelInferMethod;
+
+    private static readonly Method<ServerReadyRequest, ServerReadyResponse> ServerReady = new(
+        MethodType.Unary, "inference.GRPCInferenceService", "ServerReady", Marshallers.ForProtobuf(ServerReadyRequest.Parser), Marshallers.ForProtobuf(ServerReadyResponse.Parser));
+
+    private static readonly Method<ModelMetadataRequest, ModelMetadataResponse> ModelMetadata = new(
+        MethodType.Unary, "inference.GRPCInferenceService", "ModelMetadata", Marshallers.ForProtobuf(ModelMetadataRequest.Parser), Marshallers.ForProtobuf(ModelMetadataResponse.Parser));
+
+    private Task<ModelInferResponse> CallAsync(ModelInferRequest request) =>
+        gateway.Channel.CreateCallInvoker().AsyncUnaryCall(Infer, null, new CallOptions(deadline: DateTime.UtcNow + Timeout), request).ResponseAsync.WaitAsync(Timeout);
+
+    [Fact]
+    public async Task ServerReady_AfterStart_IsTrue()
+    {
+        var response = await gateway.Channel.CreateCallInvoker().AsyncUnaryCall(ServerReady, null, default, new ServerReadyRequest()).ResponseAsync.WaitAsync(Timeout);
+        Assert.True(response.Ready);
+    }
+
+    [Theory]
+    [InlineData("fraud", "1")]
+    [InlineData("fraud", "2")]
+    [InlineData("bench_mlp", "1")]
+    public async Task ModelInfer_TypedContents_MatchesReferenceOutputs(string model, string version)
+    {
+        var data = TestData.Load(model, version);
+        var request = new ModelInferRequest { ModelName = model, ModelVersion = version, Id = "req-1" };
+        var input = new ModelInferRequest.Types.InferInputTensor { Name = data.InputName, Datatype = "FP32", Contents = new InferTensorContents() };
+        input.Shape.AddRange(data.InputShape);
+        input.Contents.Fp32Contents.AddRange(data.Input);
+        request.Inputs.Add(input);
+
+        var response = await CallAsync(request);
+
+        Assert.Equal(model, response.ModelName);
+        Assert.Equal(version, response.ModelVersion);
+        Assert.Equal("req-1", response.Id);
+        var output = Assert.Single(response.Outputs);
+        Assert.Equal(data.OutputName, output.Name);
+        Assert.Equal("FP32", output.Datatype);
+        Assert.Equal(data.OutputShape, output.Shape.ToArray());
+        AssertClose(data.Output, output.Contents.Fp32Contents.ToArray());
+    }
+
+    [Fact]
+    public async Task ModelInfer_RawContents_AnswersRaw()
+    {
+        var data = TestData.Load("fraud", "2");
+        var request = RawRequest("fraud", "2", data.InputName, data.InputShape, data.Input);
+
+        var response = await CallAsync(request);
+
+        var raw = Assert.Single(response.RawOutputContents);
+        Assert.Null(response.Outputs[0].Contents);
+        AssertClose(data.Output, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(raw.Span).ToArray());
+    }
+
+    [Fact]
+    public async Task ModelInfer_EmptyVersion_UsesLatest()
+    {
+        var data = TestData.Load("fraud", "2");
+        var response = await CallAsync(RawRequest("fraud", "", data.InputName, data.InputShape, data.Input));
+        Assert.Equal("2", response.ModelVersion);
+    }
+
+    [Fact]
+    public async Task ModelInfer_ManyConcurrentSingleRows_EachGetsItsOwnRow()
+    {
+        // Concurrent single-row requests are batched together; each caller must get back exactly its row's output.
+        var data = TestData.Load("bench_mlp", "1");
+        var width = (int)data.InputShape[1];
+        var rows = (int)data.InputShape[0];
+        var calls = new List<Task<(int Row, float Value)>>();
+        for (var i = 0; i < 96; i++)
+        {
+            var row = i % rows;
+            calls.Add(Task.Run(async () =>
+            {
+                var response = await CallAsync(RawRequest("bench_mlp", "1", data.InputName, [1, width], data.Input.AsSpan(row * width, width).ToArray()));
+                return (row, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(response.RawOutputContents[0].Span)[0]);
+            }));
+        }
+
+        foreach (var (row, value) in await Task.WhenAll(calls).WaitAsync(Timeout))
+        {
+            Assert.InRange(value, data.Output[row] - 1e-4f, data.Output[row] + 1e-4f);
+        }
+    }
+
+    [Fact]
+    public async Task ModelInfer_UnknownModel_NotFound()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() => CallAsync(RawRequest("nope", "", "x", [1, 1], [1f])));
+        Assert.Equal(StatusCode.NotFound, ex.StatusCode);
+        Assert.Contains("'nope'", ex.Status.Detail);
+    }
+
+    [Fact]
+    public async Task ModelInfer_WrongShape_InvalidArgumentNamingTheInput()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() => CallAsync(RawRequest("fraud", "1", "features", [1, 4], [1f, 2f, 3f, 4f])));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Contains("features", ex.Status.Detail);
+        Assert.Contains("[-1,3]", ex.Status.Detail);
+    }
+
+    [Fact]
+    public async Task ModelInfer_WrongDatatype_InvalidArgument()
+    {
+        var request = new ModelInferRequest { ModelName = "fraud", ModelVersion = "1" };
+        var input = new ModelInferRequest.Types.InferInputTensor { Name = "features", Datatype = "INT64", Contents = new InferTensorContents() };
+        input.Shape.AddRange([1, 3]);
+        input.Contents.Int64Contents.AddRange([1, 2, 3]);
+        request.Inputs.Add(input);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => CallAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Contains("INT64", ex.Status.Detail);
+        Assert.Contains("FP32", ex.Status.Detail);
+    }
+
+    [Fact]
+    public async Task ModelInfer_RawByteCountMismatch_InvalidArgument()
+    {
+        var request = RawRequest("fraud", "1", "features", [2, 3], [1f, 2f, 3f]);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => CallAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Contains("12 bytes", ex.Status.Detail);
+    }
+
+    [Fact]
+    public async Task ModelInfer_TooManyRows_InvalidArgument()
+    {
+        var rows = 129;
+        var request = RawRequest("fraud", "1", "features", [rows, 3], new float[rows * 3]);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => CallAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Contains("at most 128", ex.Status.Detail);
+    }
+
+    [Fact]
+    public async Task ModelMetadata_Fraud_ListsVersionsAndTensors()
+    {
+        var response = await gateway.Channel.CreateCallInvoker().AsyncUnaryCall(ModelMetadata, null, default, new ModelMetadataRequest { Name = "fraud", Version = "2" }).ResponseAsync.WaitAsync(Timeout);
+        Assert.Equal(["1", "2"], response.Versions.ToArray());
+        Assert.Equal("onnxruntime_onnx", response.Platform);
+        var input = Assert.Single(response.Inputs);
+        Assert.Equal("features", input.Name);
+        Assert.Equal([-1L, 8L], input.Shape.ToArray());
+    }
+
+    internal static ModelInferRequest RawRequest(string model, string version, string inputName, long[] shape, float[] values)
+    {
+        var request = new ModelInferRequest { ModelName = model, ModelVersion = version };
+        var input = new ModelInferRequest.Types.InferInputTensor { Name = inputName, Datatype = "FP32" };
+        input.Shape.AddRange(shape);
+        request.Inputs.Add(input);
+        request.RawInputContents.Add(ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())));
+        return request;
+    }
+
+    private static void AssertClose(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-4f, $"element {i}: expected {expected[i]}, got {actual[i]}");
+        }
+    }
+}

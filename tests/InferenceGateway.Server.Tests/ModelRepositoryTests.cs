@@ -1,0 +1,125 @@
+using InferenceGateway.Core.Models;
+using InferenceGateway.OnnxRuntime;
+using InferenceGateway.Server.Models;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace InferenceGateway.Server.Tests;
+
+/// <summary>The model repository against real ONNX Runtime sessions, in a scratch copy of the bundled fraud model.</summary>
+public sealed class ModelRepositoryTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "ig-repo-" + Guid.NewGuid().ToString("N"));
+
+    public ModelRepositoryTests()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "fraud"));
+        File.Copy(Path.Combine(RepoPaths.Models, "fraud", "config.json"), Path.Combine(_root, "fraud", "config.json"));
+        CopyVersion("1", "1");
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private void CopyVersion(string from, string to)
+    {
+        var dir = Path.Combine(_root, "fraud", to);
+        Directory.CreateDirectory(dir);
+        File.Copy(Path.Combine(RepoPaths.Models, "fraud", from, "model.onnx"), Path.Combine(dir, "model.onnx"));
+    }
+
+    private ModelRepository CreateRepository() => new(
+        new ModelRepositoryOptions { Path = _root, PollInterval = TimeSpan.Zero, DrainTimeout = TimeSpan.FromSeconds(10) },
+        new OnnxModelBackend(OnnxRuntimeEnvironment.Create(), new OrtSessionConfig { IntraOpThreads = 1 }, new Dictionary<string, ModelOverrides>(), NullLoggerFactory.Instance),
+        NullLoggerFactory.Instance);
+
+    [Fact]
+    public async Task Scan_VersionAdded_IsServedWithoutRestart()
+    {
+        await using var repository = CreateRepository();
+        await repository.StartAsync(CancellationToken.None).WaitAsync(Timeout);
+        Assert.True(repository.TryGetVersion("fraud", "", out var latest));
+        Assert.Equal("1", latest!.Version);
+
+        CopyVersion("2", "2");
+        await repository.ScanAsync(CancellationToken.None).WaitAsync(Timeout);
+
+        Assert.True(repository.TryGetVersion("fraud", "2", out var added));
+        Assert.Equal(ModelVersionState.Ready, added!.State);
+        Assert.True(repository.TryGetVersion("fraud", "", out latest));
+        Assert.Equal("2", latest!.Version);
+    }
+
+    [Fact]
+    public async Task Scan_VersionRemoved_DrainsAdmittedRequestsBeforeRelease()
+    {
+        CopyVersion("2", "2");
+        await using var repository = CreateRepository();
+        await repository.StartAsync(CancellationToken.None).WaitAsync(Timeout);
+        Assert.True(repository.TryGetVersion("fraud", "1", out var version));
+        Assert.True(version!.TryAcquire()); // An in-flight request.
+
+        Directory.Delete(Path.Combine(_root, "fraud", "1"), recursive: true);
+        await repository.ScanAsync(CancellationToken.None).WaitAsync(Timeout);
+
+        Assert.False(repository.TryGetVersion("fraud", "1", out _));
+        Assert.Equal(ModelVersionState.Draining, version.State);
+        Assert.False(version.TryAcquire()); // No new requests.
+        await Task.Delay(200);
+        Assert.Equal(ModelVersionState.Draining, version.State); // Not cut off while the request holds its lease.
+
+        version.Release();
+        var until = DateTime.UtcNow + Timeout;
+        while (version.State != ModelVersionState.Unloaded && DateTime.UtcNow < until)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(ModelVersionState.Unloaded, version.State);
+    }
+
+    [Fact]
+    public async Task Load_ConfigDimsDisagreeWithModel_ErrorNamesFileAndMismatch()
+    {
+        var path = Path.Combine(_root, "fraud", "config.json");
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        config["versions"]!["1"]!["inputs"]![0]!["dims"]![1] = 4;
+        File.WriteAllText(path, config.ToJsonString());
+        await using var repository = CreateRepository();
+        await repository.StartAsync(CancellationToken.None).WaitAsync(Timeout);
+
+        Assert.False(repository.IsReady);
+        var error = Assert.Single(repository.Errors);
+        Assert.Contains(Path.Combine("fraud", "1", "model.onnx"), error.Key);
+        Assert.Contains("dimension 1 is 4 in config but 3 in the model", error.Value);
+    }
+
+    [Fact]
+    public async Task Load_CorruptModelFile_ErrorNamesFileAndKeepsOtherVersions()
+    {
+        CopyVersion("2", "2");
+        await File.WriteAllBytesAsync(Path.Combine(_root, "fraud", "2", "model.onnx"), [1, 2, 3, 4, 5]);
+        await using var repository = CreateRepository();
+        await repository.StartAsync(CancellationToken.None).WaitAsync(Timeout);
+
+        Assert.True(repository.TryGetVersion("fraud", "1", out _));
+        Assert.False(repository.TryGetVersion("fraud", "2", out _));
+        var error = Assert.Single(repository.Errors);
+        Assert.Contains(Path.Combine("fraud", "2", "model.onnx"), error.Value);
+    }
+
+    [Fact]
+    public void Load_InvalidConfig_ListsEveryProblem()
+    {
+        var path = Path.Combine(_root, "bad.json");
+        File.WriteAllText(path, """{ "name": "", "max_batch_size": -1, "instance_count": 0, "versions": { "x": { "inputs": [], "outputs": [] } } }""");
+
+        var ex = Assert.Throws<ModelConfigException>(() => ModelConfig.Load(path));
+
+        Assert.Contains("name is required", ex.Message);
+        Assert.Contains("max_batch_size must be >= 0", ex.Message);
+        Assert.Contains("instance_count must be between 1 and 64", ex.Message);
+        Assert.Contains("'x' is not a positive integer version", ex.Message);
+        Assert.Contains("at least one input is required", ex.Message);
+        Assert.StartsWith(path, ex.Message);
+    }
+}
