@@ -1,0 +1,28 @@
+namespace InferenceGateway.Grpc;
+
+/// <summary>Handler of a unary method.</summary>
+public delegate Task<TResponse> UnaryServerMethod<TRequest, TResponse>(TRequest request, ServerCallContext context)
+    where TRequest : class
+    where TResponse : class;
+
+/// <summary>Handler of a client-streaming method.</summary>
+public delegate Task<TResponse> ClientStreamingServerMethod<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context)
+    where TRequest : class
+    where TResponse : class;
+
+/// <summary>Handler of a server-streaming method.</summary>
+public delegate Task ServerStreamingServerMethod<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context)
+    where TRequest : class
+    where TResponse : class;
+
+/// <summary>Handler of a duplex-streaming method.</summary>
+public delegate Task DuplexStreamingServerMethod<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context)
+    where TRequest : class
+    where TResponse : class;
+
+/// <summary>A service class that describes its methods; mapped with <c>MapGrpcService&lt;TService&gt;()</c>.</summary>
+public interface IGrpcService
+{
+    /// <summary>Builds the service's definition (called once, at mapping).</summary>
+    ServerServiceDefinition BindService();
+}
