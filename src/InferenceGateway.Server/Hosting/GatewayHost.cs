@@ -60,7 +60,14 @@ public static partial class GatewayHost
                 "localhost" => System.Net.IPAddress.Loopback,
                 var text => System.Net.IPAddress.Parse(text),
             };
-            kestrel.Listen(address, options.GrpcPort, listen => listen.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(address, options.GrpcPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                if (options.Tls.Enabled)
+                {
+                    listen.UseHttps(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(options.Tls.CertificatePath!, options.Tls.KeyPath));
+                }
+            });
             kestrel.Listen(address, options.AdminPort, listen => listen.Protocols = HttpProtocols.Http1);
             kestrel.Limits.MaxRequestBodySize = options.Grpc.MaxReceiveMessageSize + (64 * 1024);
         });

@@ -36,6 +36,15 @@ public sealed class GatewayOptions
     /// <summary>gRPC transport settings.</summary>
     public GrpcSettings Grpc { get; set; } = new();
 
+    /// <summary>Admin endpoint settings.</summary>
+    public AdminSettings Admin { get; set; } = new();
+
+    /// <summary>Optional TLS for the gRPC listener.</summary>
+    public TlsSettings Tls { get; set; } = new();
+
+    /// <summary>Request rate limit for gRPC calls.</summary>
+    public RateLimitSettings RateLimit { get; set; } = new();
+
     /// <summary>Every problem with the configuration, all at once (empty when valid).</summary>
     public List<string> Validate()
     {
@@ -68,6 +77,9 @@ public sealed class GatewayOptions
         ModelRepository.Models = Models;
         errors.AddRange(ModelRepository.Validate());
         OnnxRuntime.Validate(errors);
+        Admin.Validate(errors);
+        Tls.Validate(errors);
+        RateLimit.Validate(errors);
         Grpc.Validate(errors);
         return errors;
     }
@@ -145,6 +157,80 @@ public sealed class GrpcSettings
         if (MaxSendMessageSize < 1024)
         {
             errors.Add("Gateway:Grpc:MaxSendMessageSize must be at least 1024 bytes");
+        }
+    }
+}
+
+/// <summary>Admin endpoint settings (section <c>Gateway:Admin</c>).</summary>
+public sealed class AdminSettings
+{
+    /// <summary>Bearer token required by admin mutations (POST /admin/...); empty disables them (403).</summary>
+    public string? Token { get; set; }
+
+    internal void Validate(List<string> errors)
+    {
+        if (!string.IsNullOrEmpty(Token) && Token.Length < 16)
+        {
+            errors.Add("Gateway:Admin:Token must be at least 16 characters");
+        }
+    }
+}
+
+/// <summary>TLS for the gRPC listener (section <c>Gateway:Tls</c>); off unless a certificate is given.</summary>
+public sealed class TlsSettings
+{
+    /// <summary>PEM certificate file; enables TLS on the gRPC port when set.</summary>
+    public string? CertificatePath { get; set; }
+
+    /// <summary>PEM private key file for <see cref="CertificatePath"/>.</summary>
+    public string? KeyPath { get; set; }
+
+    /// <summary>True when TLS is configured.</summary>
+    public bool Enabled => !string.IsNullOrEmpty(CertificatePath);
+
+    internal void Validate(List<string> errors)
+    {
+        if (!Enabled)
+        {
+            if (!string.IsNullOrEmpty(KeyPath))
+            {
+                errors.Add("Gateway:Tls:KeyPath is set but Gateway:Tls:CertificatePath is not");
+            }
+
+            return;
+        }
+
+        if (!File.Exists(CertificatePath))
+        {
+            errors.Add($"Gateway:Tls:CertificatePath '{CertificatePath}' does not exist");
+        }
+
+        if (string.IsNullOrEmpty(KeyPath) || !File.Exists(KeyPath))
+        {
+            errors.Add($"Gateway:Tls:KeyPath '{KeyPath}' does not exist");
+        }
+    }
+}
+
+/// <summary>Token-bucket limit on gRPC calls per second (section <c>Gateway:RateLimit</c>); 0 = unlimited.</summary>
+public sealed class RateLimitSettings
+{
+    /// <summary>Calls admitted per second; beyond it calls get RESOURCE_EXHAUSTED. 0 disables the limit.</summary>
+    public int PermitsPerSecond { get; set; }
+
+    /// <summary>Calls admitted in a burst above the steady rate.</summary>
+    public int Burst { get; set; } = 100;
+
+    internal void Validate(List<string> errors)
+    {
+        if (PermitsPerSecond < 0)
+        {
+            errors.Add("Gateway:RateLimit:PermitsPerSecond must not be negative");
+        }
+
+        if (Burst < 1)
+        {
+            errors.Add("Gateway:RateLimit:Burst must be at least 1");
         }
     }
 }

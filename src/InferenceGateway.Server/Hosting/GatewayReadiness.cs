@@ -37,6 +37,9 @@ public sealed class GatewayReadiness
         _repository.Changed += Refresh;
     }
 
+    /// <summary>True once shutdown began: new calls are refused.</summary>
+    public bool IsStopping => _stopping;
+
     /// <summary>True when every check passes and the gateway is not shutting down.</summary>
     public bool IsReady => !_stopping && NotReadyReasons().Count == 0;
 

@@ -41,11 +41,13 @@ internal static partial class GatewayServices
         services.AddSingleton<IReadinessCheck, ModelRepositoryReadinessCheck>();
         services.AddSingleton<GatewayReadiness>();
         services.AddSingleton<KServeInferenceService>();
+        services.AddSingleton<GrpcAdmissionMiddleware>();
         services.AddHostedService<GatewayLifecycle>();
     }
 
     public static void Map(WebApplication app, GatewayOptions options)
     {
+        app.UseMiddleware<GrpcAdmissionMiddleware>();
         var services = new List<ServerServiceDefinition>
         {
             app.Services.GetRequiredService<KServeInferenceService>().BindService(),
@@ -65,6 +67,17 @@ internal static partial class GatewayServices
             return reasons.Count == 0
                 ? Results.Text("ready\n")
                 : Results.Text("not ready: " + string.Join("; ", reasons) + "\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+        });
+        app.MapPost("/admin/models/reload", async (HttpContext context, ModelRepository repository, GatewayReadiness readiness) =>
+        {
+            if (!AdminAuthorization.IsAuthorized(context, options.Admin))
+            {
+                return AdminAuthorization.Deny(context, options.Admin);
+            }
+
+            await repository.ScanAsync(context.RequestAborted).ConfigureAwait(false);
+            readiness.Refresh();
+            return Results.Json(new { reloaded = true, errors = repository.Errors }, JsonOptions);
         });
         app.MapGet("/v1/models", (ModelRepository repository) =>
         {

@@ -1,0 +1,67 @@
+using System.Threading.RateLimiting;
+using InferenceGateway.Grpc;
+
+namespace InferenceGateway.Server.Hosting;
+
+/// <summary>
+/// Front door for gRPC calls: while the gateway shuts down new calls get UNAVAILABLE (clients retry elsewhere),
+/// and beyond the configured request rate they get RESOURCE_EXHAUSTED, both as trailers-only responses before any
+/// work is done.
+/// </summary>
+internal sealed class GrpcAdmissionMiddleware : IMiddleware, IDisposable
+{
+    private readonly GatewayReadiness _readiness;
+    private readonly RateLimiter? _limiter;
+
+    public GrpcAdmissionMiddleware(GatewayReadiness readiness, GatewayOptions options)
+    {
+        _readiness = readiness;
+        if (options.RateLimit.PermitsPerSecond > 0)
+        {
+            _limiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = Math.Max(options.RateLimit.Burst, 1),
+                TokensPerPeriod = options.RateLimit.PermitsPerSecond,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            });
+        }
+    }
+
+    public Task InvokeAsync(HttpContext context, RequestDelegate next)
+    {
+        if (!GrpcProtocol.IsGrpcContentType(context.Request.ContentType))
+        {
+            return next(context);
+        }
+
+        if (_readiness.IsStopping)
+        {
+            return Reject(context, StatusCode.Unavailable, "the gateway is shutting down");
+        }
+
+        if (_limiter is not null)
+        {
+            using var lease = _limiter.AttemptAcquire();
+            if (!lease.IsAcquired)
+            {
+                return Reject(context, StatusCode.ResourceExhausted, "request rate limit exceeded");
+            }
+        }
+
+        return next(context);
+    }
+
+    private static Task Reject(HttpContext context, StatusCode code, string message)
+    {
+        // Trailers-only response: HEADERS with END_STREAM carrying the status.
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = GrpcProtocol.ContentType;
+        context.Response.Headers[GrpcProtocol.StatusTrailer] = ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        context.Response.Headers[GrpcProtocol.MessageTrailer] = GrpcProtocol.PercentEncode(message);
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => _limiter?.Dispose();
+}

@@ -1,0 +1,151 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using InferenceGateway.Contracts.Inference;
+using InferenceGateway.Grpc;
+using InferenceGateway.Server.Services;
+
+namespace InferenceGateway.Server.Tests;
+
+/// <summary>The gateway as a real process: SIGTERM during load drains in-flight work and exits 0.</summary>
+public sealed class LifecycleTests
+{
+    private static readonly TimeSpan GracePeriod = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task Sigterm_DuringLoad_InFlightCompleteNewCallsUnavailableExitZero()
+    {
+        var grpcPort = FreePort();
+        var adminPort = FreePort();
+        using var process = StartGateway(grpcPort, adminPort);
+        var output = new ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await WaitReadyAsync(adminPort, process, output);
+            using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+            var invoker = channel.CreateCallInvoker();
+            var data = TestData.Load("bench_mlp", "1");
+            const int Rows = 32;
+            var values = new float[Rows * 512];
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = data.Input[i % data.Input.Length];
+            }
+
+            var request = KServeTests.RawRequest("bench_mlp", "1", "input", [Rows, 512], values);
+            var outcomes = new ConcurrentBag<(long Start, long End, StatusCode Code)>();
+            var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            long sigtermAt = long.MaxValue;
+            var workers = Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
+            {
+                // Each worker keeps calling until it has seen UNAVAILABLE: new calls after SIGTERM must be refused.
+                while (!stop.IsCancellationRequested)
+                {
+                    var start = Stopwatch.GetTimestamp();
+                    StatusCode code;
+                    try
+                    {
+                        await invoker.AsyncUnaryCall(KServeInferenceService.ModelInferMethod, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), request).ResponseAsync;
+                        code = StatusCode.OK;
+                    }
+                    catch (RpcException ex)
+                    {
+                        code = ex.StatusCode;
+                    }
+
+                    outcomes.Add((start, Stopwatch.GetTimestamp(), code));
+                    if (code != StatusCode.OK)
+                    {
+                        return;
+                    }
+                }
+            })).ToArray();
+
+            await Task.Delay(1500);
+            Assert.DoesNotContain(outcomes, o => o.Code != StatusCode.OK);
+            Volatile.Write(ref sigtermAt, Stopwatch.GetTimestamp());
+            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString()]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            var exitWatch = Stopwatch.StartNew();
+            await process.WaitForExitAsync().WaitAsync(GracePeriod + TimeSpan.FromSeconds(10));
+            exitWatch.Stop();
+            await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(60));
+
+            var all = outcomes.ToArray();
+            var unexpected = all.Where(o => o.Code is not (StatusCode.OK or StatusCode.Unavailable)).ToArray();
+            Assert.True(unexpected.Length == 0, $"unexpected statuses: {string.Join(", ", unexpected.Select(o => o.Code))}\n{string.Join('\n', output)}");
+            // Calls in flight when SIGTERM arrived completed successfully rather than being cut off.
+            Assert.Contains(all, o => o.Code == StatusCode.OK && o.Start < sigtermAt && o.End > sigtermAt);
+            // Calls made after shutdown began were refused with UNAVAILABLE.
+            Assert.Contains(all, o => o.Code == StatusCode.Unavailable && o.Start > sigtermAt);
+            Assert.Equal(0, process.ExitCode);
+            Assert.True(exitWatch.Elapsed < GracePeriod, $"exit took {exitWatch.Elapsed}");
+            Assert.Contains(output, line => line.Contains("all queued work drained", StringComparison.Ordinal));
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    private static Process StartGateway(int grpcPort, int adminPort)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "InferenceGateway.Server.dll");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = RepoPaths.Root,
+        };
+        info.ArgumentList.Add(dll);
+        info.ArgumentList.Add($"--Gateway:GrpcPort={grpcPort}");
+        info.ArgumentList.Add($"--Gateway:AdminPort={adminPort}");
+        info.ArgumentList.Add($"--Gateway:ModelRepository:Path={RepoPaths.Models}");
+        info.ArgumentList.Add($"--Gateway:ShutdownGracePeriod={GracePeriod}");
+        info.ArgumentList.Add("--Gateway:OnnxRuntime:IntraOpThreads=1");
+        return Process.Start(info)!;
+    }
+
+    private static async Task WaitReadyAsync(int adminPort, Process process, ConcurrentQueue<string> output)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var until = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < until && !process.HasExited)
+        {
+            try
+            {
+                using var response = await http.GetAsync($"http://127.0.0.1:{adminPort}/readyz");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException("gateway process did not become ready:\n" + string.Join('\n', output));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
