@@ -36,6 +36,7 @@ internal static partial class GatewayServices
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<BatcherMetrics>(),
             WarmUp.RunAsync));
+        services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<InferenceExecutor>();
         services.AddSingleton<HealthServiceImpl>();
         services.AddSingleton<IReadinessCheck, ModelRepositoryReadinessCheck>();

@@ -16,21 +16,50 @@ namespace InferenceGateway.Server.Services;
 public sealed class InferenceExecutor
 {
     private readonly ModelRepository _repository;
+    private readonly GatewayMetrics _metrics;
 
     /// <summary>Creates the executor over the served models.</summary>
-    public InferenceExecutor(ModelRepository repository) => _repository = repository;
+    public InferenceExecutor(ModelRepository repository, GatewayMetrics metrics)
+    {
+        _repository = repository;
+        _metrics = metrics;
+    }
 
     /// <summary>Resolves the version (empty = the gateway's choice), runs the request and builds the response.</summary>
     public async Task<ModelInferResponse> InferAsync(ModelInferRequest request, DateTime deadline, CancellationToken cancellationToken)
     {
-        var version = Acquire(request.ModelName, request.ModelVersion);
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        ModelVersion version;
+        try
+        {
+            version = Acquire(request.ModelName, request.ModelVersion);
+        }
+        catch (RpcException ex)
+        {
+            // Unknown models are not labelled by name: a client could otherwise grow the label set without bound.
+            _metrics.Record("_unknown", "", "", ex.StatusCode, start);
+            throw;
+        }
+
+        var status = StatusCode.OK;
         try
         {
             return await RunAsync(version, request, deadline, cancellationToken).ConfigureAwait(false);
         }
+        catch (RpcException ex)
+        {
+            status = ex.StatusCode;
+            throw;
+        }
+        catch (Exception)
+        {
+            status = StatusCode.Unknown;
+            throw;
+        }
         finally
         {
             version.Release();
+            _metrics.Record(version.Name, version.Version, "", status, start);
         }
     }
 

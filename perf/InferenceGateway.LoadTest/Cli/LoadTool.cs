@@ -1,0 +1,343 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Google.Protobuf;
+using InferenceGateway.LoadTest.Echo;
+using InferenceGateway.LoadTest.Engine;
+using InferenceGateway.LoadTest.Output;
+using InferenceGateway.LoadTest.Targets;
+
+namespace InferenceGateway.LoadTest.Cli;
+
+/// <summary>The <c>ig-load</c> command line: run, echo-server, payload, plot.</summary>
+public static class LoadTool
+{
+    /// <summary>Usage text.</summary>
+    public const string Usage = """
+        ig-load: load generator for Open Inference Protocol (KServe v2) gRPC endpoints.
+
+        ig-load run [options]            send load, print a table, optionally --json/--csv
+          --target kserve|predict|raw    request kind (default kserve; ingest is reserved)
+          --url URL                      server (default http://127.0.0.1:50051); loopback only unless --allow-remote
+          --model NAME --version V       model (default fraud / 1)
+          --shape 1x512 [--input-name N] [--distinct 16] [--seed 42]   random FP32 tensors
+          --data FILE | --models-dir DIR  rows of test_data.json (default models/<model>/<version>/test_data.json)
+          --rows-per-request N           rows of test data per request (default 1)
+          --contents raw|typed           raw_input_contents or fp32_contents (default raw)
+          --feature name=value ...       predict: request-time features (default: test data rows named by
+                                         models/<model>/config.json); --entities N distinct entity ids
+          --payload FILE --path P        raw: a pre-built gRPC frame and the method path
+          --mode closed|open             closed loop (workers) or open loop (arrival rate); default closed
+          --concurrency 1,4,16,64        closed-loop workers; a list sweeps
+          --rate 100,500                 open-loop requests/s; a list sweeps
+          --arrival constant|poisson     open-loop arrivals (default constant)
+          --max-in-flight N              open-loop bound; requests due beyond it count as "dropped" (default 1024)
+          --precise-timer                open loop: spin for sub-millisecond send times
+          --warmup 2s --duration 10s     per step; or --requests N (per step) with --max-duration 10m
+          --timeout 10s --connections 1  per-request deadline; HTTP/2 connections
+          --label NAME --json FILE --csv FILE --quiet
+        ig-load echo-server --port N [--response-bytes 64] [--lifetime 1h]
+        ig-load payload [--target kserve|predict] [model options] --out FILE
+        ig-load plot --csv a.csv [--csv b.csv ...] --out chart.svg [--title T]
+        """;
+
+    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "allow-remote", "precise-timer", "quiet", "help" };
+
+    /// <summary>Runs the tool; returns the process exit code (0 ok, 1 failure or errors seen, 2 usage).</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            await stdout.WriteLineAsync(Usage).ConfigureAwait(false);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        try
+        {
+            var reader = new ArgReader(args.Skip(1), Flags);
+            return args[0] switch
+            {
+                "run" => await RunCommandAsync(reader, args, stdout, stderr, cancellationToken).ConfigureAwait(false),
+                "echo-server" => await EchoServerCommandAsync(reader, stdout, cancellationToken).ConfigureAwait(false),
+                "payload" => PayloadCommand(reader, stdout),
+                "plot" => PlotCommand(reader, stdout),
+                _ => throw new UsageException($"unknown command '{args[0]}'"),
+            };
+        }
+        catch (UsageException ex)
+        {
+            await stderr.WriteLineAsync("ig-load: " + ex.Message).ConfigureAwait(false);
+            await stderr.WriteLineAsync(Usage).ConfigureAwait(false);
+            return 2;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or FileNotFoundException or FormatException or NotSupportedException or ArgumentException or IOException)
+        {
+            await stderr.WriteLineAsync("ig-load: " + ex.Message).ConfigureAwait(false);
+            return 1;
+        }
+    }
+
+    /// <summary>Reads the target options shared by run and payload.</summary>
+    public static TargetSettings ReadTargetSettings(ArgReader a)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        string kind = a.Get("target", "kserve")!;
+        string? shape = a.Get("shape");
+        string contents = a.Get("contents", "raw")!;
+        return new TargetSettings
+        {
+            Kind = kind switch
+            {
+                "kserve" => TargetKind.KServe,
+                "predict" => TargetKind.Predict,
+                "raw" => TargetKind.Raw,
+                "ingest" => TargetKind.Ingest,
+                _ => throw new UsageException($"--target: unknown '{kind}' (kserve, predict, raw, ingest)"),
+            },
+            Url = new Uri(a.Get("url", "http://127.0.0.1:50051")!),
+            AllowRemote = a.Flag("allow-remote"),
+            Model = a.Get("model", "fraud")!,
+            Version = a.Get("version", "1")!,
+            Shape = shape is null ? null : RequestPayloads.ParseShape(shape),
+            InputName = a.Get("input-name", "input")!,
+            Distinct = a.GetInt("distinct", 16),
+            Seed = a.GetInt("seed", 42),
+            DataFile = a.Get("data"),
+            ModelsDirectory = a.Get("models-dir", "models")!,
+            RowsPerRequest = a.GetInt("rows-per-request", 1),
+            Encoding = contents switch
+            {
+                "raw" => TensorEncoding.Raw,
+                "typed" => TensorEncoding.Typed,
+                _ => throw new UsageException($"--contents: unknown '{contents}' (raw, typed)"),
+            },
+            Features = TargetFactory.ParseFeatures(a.GetAll("feature")),
+            Entities = a.GetInt("entities", 64),
+            Path = a.Get("path"),
+            PayloadFile = a.Get("payload"),
+            Connections = a.GetInt("connections", 1),
+            Timeout = a.GetDuration("timeout", TimeSpan.FromSeconds(10)),
+        };
+    }
+
+    /// <summary>Reads the step options; one entry per sweep value.</summary>
+    public static List<LoadStepOptions> ReadSteps(ArgReader a)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        string mode = a.Get("mode", "closed")!;
+        string arrival = a.Get("arrival", "constant")!;
+        string label = a.Get("label", "run")!;
+        var template = new LoadStepOptions
+        {
+            Mode = mode switch
+            {
+                "closed" => LoadMode.Closed,
+                "open" => LoadMode.Open,
+                _ => throw new UsageException($"--mode: unknown '{mode}' (closed, open)"),
+            },
+            Arrival = arrival switch
+            {
+                "constant" => ArrivalProcess.Constant,
+                "poisson" => ArrivalProcess.Poisson,
+                _ => throw new UsageException($"--arrival: unknown '{arrival}' (constant, poisson)"),
+            },
+            MaxInFlight = a.GetInt("max-in-flight", 1024),
+            PreciseTimer = a.Flag("precise-timer"),
+            Warmup = a.GetDuration("warmup", TimeSpan.FromSeconds(2)),
+            Duration = a.GetDuration("duration", TimeSpan.FromSeconds(10)),
+            Requests = a.GetLong("requests", 0),
+            MaxDuration = a.GetDuration("max-duration", TimeSpan.FromMinutes(10)),
+            Seed = a.GetInt("seed", 42),
+        };
+
+        var steps = new List<LoadStepOptions>();
+        if (template.Mode == LoadMode.Closed)
+        {
+            _ = a.Get("rate");
+            foreach (double c in a.GetNumberList("concurrency", 1))
+            {
+                int n = (int)c;
+                steps.Add(template with { Concurrency = n, Label = label });
+            }
+        }
+        else
+        {
+            _ = a.Get("concurrency");
+            foreach (double r in a.GetNumberList("rate", 100))
+            {
+                steps.Add(template with { Rate = r, Label = label });
+            }
+        }
+
+        foreach (LoadStepOptions s in steps)
+        {
+            try
+            {
+                s.Validate();
+            }
+            catch (ArgumentException ex)
+            {
+                throw new UsageException(ex.Message);
+            }
+        }
+
+        return steps;
+    }
+
+    private static async Task<int> RunCommandAsync(ArgReader a, string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        TargetSettings settings = ReadTargetSettings(a);
+        List<LoadStepOptions> steps = ReadSteps(a);
+        string? jsonPath = a.Get("json");
+        string? csvPath = a.Get("csv");
+        bool quiet = a.Flag("quiet");
+        a.ThrowIfUnused();
+
+        var started = DateTimeOffset.UtcNow;
+        var results = new List<StepResult>();
+        ILoadTarget target = TargetFactory.Create(settings);
+        await using (target.ConfigureAwait(false))
+        {
+            for (int i = 0; i < steps.Count; i++)
+            {
+                LoadStepOptions step = steps[i];
+                string prefix = string.Create(CultureInfo.InvariantCulture, $"[{i + 1}/{steps.Count} {Reports.LoadText(step)}]");
+                long lastOk = 0;
+                Action<ProgressSnapshot>? progress = quiet ? null : snap =>
+                {
+                    long delta = snap.Successes - lastOk;
+                    lastOk = snap.Successes;
+                    stderr.WriteLine(string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"{prefix} {snap.Phase,-7} {snap.StepElapsed.TotalSeconds,6:F1}s ok={snap.Successes} err={snap.Errors} in-flight={snap.InFlight} ~{delta} req/s"));
+                };
+
+                StepResult result = await LoadEngine.RunStepAsync(target, step, progress, ct).ConfigureAwait(false);
+                results.Add(result);
+                if (ct.IsCancellationRequested)
+                {
+                    break;
+                }
+            }
+
+            var info = new RunInfo(target.Description, "ig-load " + string.Join(' ', args), started);
+            Reports.WriteTable(stdout, info, results);
+            if (jsonPath is not null)
+            {
+                EnsureDirectory(jsonPath);
+                using FileStream fs = File.Create(jsonPath);
+                Reports.WriteJson(fs, info, results);
+            }
+
+            if (csvPath is not null)
+            {
+                EnsureDirectory(csvPath);
+                using var writer = new StreamWriter(csvPath, append: false, new UTF8Encoding(false));
+                Reports.WriteCsv(writer, results);
+            }
+        }
+
+        long ok = 0;
+        foreach (StepResult r in results)
+        {
+            ok += r.Successes;
+        }
+
+        // Nothing succeeded: the target is wrong or down; a non-zero exit stops scripts from charting garbage.
+        return ok > 0 ? 0 : 1;
+    }
+
+    private static async Task<int> EchoServerCommandAsync(ArgReader a, TextWriter stdout, CancellationToken ct)
+    {
+        int port = a.GetInt("port", 50052);
+        int responseBytes = a.GetInt("response-bytes", 64);
+        TimeSpan lifetime = a.GetDuration("lifetime", TimeSpan.FromHours(1));
+        a.ThrowIfUnused();
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        stop.CancelAfter(lifetime);
+        using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            stop.Cancel();
+        });
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx =>
+        {
+            ctx.Cancel = true;
+            stop.Cancel();
+        });
+
+        EchoServer server = await EchoServer.StartAsync(port, responseBytes, stop.Token).ConfigureAwait(false);
+        await using (server.ConfigureAwait(false))
+        {
+            await stdout.WriteLineAsync(string.Create(
+                CultureInfo.InvariantCulture,
+                $"echo-server listening on http://127.0.0.1:{server.Port} (h2c, response frame {server.ResponseFrameLength} B)")).ConfigureAwait(false);
+            await stdout.FlushAsync(ct).ConfigureAwait(false);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // SIGTERM, Ctrl+C or the lifetime bound.
+            }
+        }
+
+        return 0;
+    }
+
+    private static int PayloadCommand(ArgReader a, TextWriter stdout)
+    {
+        TargetSettings settings = ReadTargetSettings(a);
+        string output = a.Get("out") ?? throw new UsageException("payload needs --out FILE");
+        a.ThrowIfUnused();
+
+        IMessage message = settings.Kind switch
+        {
+            TargetKind.KServe or TargetKind.Raw => TargetFactory.InferRequests(settings)[0],
+            TargetKind.Predict => TargetFactory.PredictRequests(settings)[0],
+            _ => throw new UsageException("payload supports --target kserve or predict"),
+        };
+        byte[] frame = GrpcFrame.Encode(message);
+        EnsureDirectory(output);
+        File.WriteAllBytes(output, frame);
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {output}: gRPC frame of {frame.Length} B ({message.Descriptor.Name})"));
+        return 0;
+    }
+
+    private static int PlotCommand(ArgReader a, TextWriter stdout)
+    {
+        IReadOnlyList<string> inputs = a.GetAll("csv");
+        string output = a.Get("out") ?? throw new UsageException("plot needs --out FILE");
+        string title = a.Get("title", "Latency vs throughput")!;
+        a.ThrowIfUnused();
+        if (inputs.Count == 0)
+        {
+            throw new UsageException("plot needs at least one --csv FILE");
+        }
+
+        var series = new List<PlotSeries>();
+        foreach (string input in inputs)
+        {
+            series.Add(SvgPlot.ReadCsv(input));
+        }
+
+        EnsureDirectory(output);
+        File.WriteAllText(output, SvgPlot.Render(series, title));
+        stdout.WriteLine($"wrote {output}");
+        return 0;
+    }
+
+    private static void EnsureDirectory(string file)
+    {
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(file));
+        if (!string.IsNullOrEmpty(dir))
+        {
+            Directory.CreateDirectory(dir);
+        }
+    }
+}
