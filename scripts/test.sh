@@ -6,6 +6,8 @@ config="${1:-Release}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 passed=0; failed=0; skipped=0; broken=()
+echo "=== models/verify.py (bundled models and data vs their numpy reference)"
+if /usr/bin/python3 models/verify.py; then passed=$((passed + 1)); else failed=$((failed + 1)); broken+=("models/verify.py"); fi
 for project in tests/*/*.csproj; do
   name="$(basename "$project" .csproj)"
   echo "=== $name"

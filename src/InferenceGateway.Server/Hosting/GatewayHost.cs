@@ -72,7 +72,7 @@ public static partial class GatewayHost
             kestrel.Limits.MaxRequestBodySize = options.Grpc.MaxReceiveMessageSize + (64 * 1024);
         });
 
-        GatewayServices.Add(builder.Services, options);
+        GatewayServices.Add(builder.Services, options, builder.Configuration);
         var app = builder.Build();
         GatewayServices.Map(app, options);
         return app;

@@ -45,6 +45,9 @@ public sealed class GatewayOptions
     /// <summary>Request rate limit for gRPC calls.</summary>
     public RateLimitSettings RateLimit { get; set; } = new();
 
+    /// <summary>Metrics exposition settings.</summary>
+    public MetricsSettings Metrics { get; set; } = new();
+
     /// <summary>Every problem with the configuration, all at once (empty when valid).</summary>
     public List<string> Validate()
     {
@@ -80,6 +83,10 @@ public sealed class GatewayOptions
         Admin.Validate(errors);
         Tls.Validate(errors);
         RateLimit.Validate(errors);
+        if (Metrics.MaxSeriesPerMetric < 1)
+        {
+            errors.Add("Gateway:Metrics:MaxSeriesPerMetric must be at least 1");
+        }
         Grpc.Validate(errors);
         return errors;
     }
@@ -233,4 +240,17 @@ public sealed class RateLimitSettings
             errors.Add("Gateway:RateLimit:Burst must be at least 1");
         }
     }
+}
+
+/// <summary>Metrics settings (section <c>Gateway:Metrics</c>); OTLP export is configured under <c>Gateway:Metrics:Otlp</c>.</summary>
+public sealed class MetricsSettings
+{
+    /// <summary>Most label sets per metric; further series are dropped and counted.</summary>
+    public int MaxSeriesPerMetric { get; set; } = 1000;
+
+    /// <summary>Include process and .NET runtime metrics.</summary>
+    public bool IncludeProcessMetrics { get; set; } = true;
+
+    /// <summary>OTLP export (Endpoint, Protocol, ExportIntervalMilliseconds, TimeoutMilliseconds, ServiceName); off without an endpoint.</summary>
+    public Dictionary<string, string> Otlp { get; set; } = new(StringComparer.Ordinal);
 }

@@ -4,6 +4,8 @@ using InferenceGateway.Core.Models;
 using InferenceGateway.Grpc;
 using InferenceGateway.Grpc.Health;
 using InferenceGateway.Grpc.Reflection;
+using InferenceGateway.Observability;
+using InferenceGateway.Observability.Otlp;
 using InferenceGateway.OnnxRuntime;
 using InferenceGateway.Server.Models;
 using InferenceGateway.Server.Services;
@@ -13,8 +15,14 @@ namespace InferenceGateway.Server.Hosting;
 /// <summary>Registers the gateway's components and maps its endpoints.</summary>
 internal static partial class GatewayServices
 {
-    public static void Add(IServiceCollection services, GatewayOptions options)
+    public static void Add(IServiceCollection services, GatewayOptions options, IConfiguration configuration)
     {
+        services.AddPrometheusMetrics(metrics =>
+        {
+            metrics.MaxSeriesPerMetric = options.Metrics.MaxSeriesPerMetric;
+            metrics.IncludeProcessMetrics = options.Metrics.IncludeProcessMetrics;
+        });
+        services.AddOtlpMetricsExport(configuration.GetSection(GatewayOptions.SectionName));
         services.AddGrpcServer(grpc =>
         {
             grpc.MaxReceiveMessageSize = options.Grpc.MaxReceiveMessageSize;
@@ -61,6 +69,7 @@ internal static partial class GatewayServices
 
         app.MapGrpcService(new ReflectionServiceImpl(app.Services).BindService());
 
+        app.MapPrometheusMetrics("/metrics");
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapGet("/readyz", (GatewayReadiness readiness) =>
         {
