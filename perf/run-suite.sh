@@ -17,7 +17,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-SCENARIOS="${SCENARIOS:-ort transport batching}"
+SCENARIOS="${SCENARIOS:-ort batcher transport batching}"
 QUICK="${QUICK:-0}"
 CONFIG=Release
 PY=/usr/bin/python3
@@ -94,7 +94,8 @@ stop_pid() {
 start_gateway() {
   local name="$1"; shift
   GW_PORT="$(free_port)"
-  local admin; admin="$(free_port)"
+  GW_ADMIN="$(free_port)"
+  local admin="$GW_ADMIN"
   if [ ! -f "$server_dll" ]; then
     log "gateway not built: $server_dll"
     return 1
@@ -177,6 +178,28 @@ scenario_ort() {
   note_status ort ok
 }
 
+# --- (a2) batcher overhead ---------------------------------------------------------------------------------------
+scenario_batcher() {
+  local marker; marker="$(mktemp)"
+  log "(a2) BenchmarkDotNet *BatcherOverhead* (limit ${ort_timeout}s)"
+  record dotnet run -c Release --project perf/InferenceGateway.Benchmarks -- --filter '*BatcherOverhead*' --job short
+  if ! timeout "$ort_timeout" dotnet run -c Release --project perf/InferenceGateway.Benchmarks -- --filter '*BatcherOverhead*' --job short \
+      > "$results/batcher-benchmark.log" 2>&1; then
+    rm -f "$marker"
+    note_status batcher "FAILED (exit or timeout; see results/batcher-benchmark.log)"
+    return 0
+  fi
+  local md
+  md="$(find . -path '*BenchmarkDotNet.Artifacts/results/*BatcherOverhead*-report-github.md' -newer "$marker" 2>/dev/null | head -n 1)"
+  rm -f "$marker"
+  if [ -z "$md" ]; then
+    note_status batcher "FAILED (no *BatcherOverhead*-report-github.md written)"
+    return 0
+  fi
+  cp "$md" "$results/batcher-overhead.md"
+  note_status batcher ok
+}
+
 # --- (b) transport --------------------------------------------------------------------------------------------
 scenario_transport() {
   local payload="$results/fraud-v1-payload.bin" path="/inference.GRPCInferenceService/ModelInfer" failed=0
@@ -225,6 +248,8 @@ scenario_batching() {
     ig_load run --target kserve --url "$url" --model bench_mlp --version 1 --concurrency 64 \
       --warmup "$warm" --duration "$long" --label "batching-$variant" --quiet \
       --json "$results/batching-$variant-c64.json" --csv "$results/batching-$variant-c64.csv" || failed=1
+    # Batch sizes the saturated run formed, for the comparison with the ORT ceiling at the same batch size.
+    curl -sf "http://127.0.0.1:$GW_ADMIN/metrics" > "$results/batching-$variant-c64-metrics.txt" || failed=1
     ig_load run --target kserve --url "$url" --model bench_mlp --version 1 --concurrency 1,4,16,64 \
       --warmup 2s --duration "$sweep_step" --label "batching-$variant" --quiet \
       --json "$results/batching-$variant.json" --csv "$results/batching-$variant.csv" || failed=1
@@ -240,9 +265,10 @@ scenario_batching() {
 for s in $SCENARIOS; do
   case "$s" in
     ort) scenario_ort ;;
+    batcher) scenario_batcher ;;
     transport) scenario_transport ;;
     batching) scenario_batching ;;
-    *) note_status "$s" "unknown scenario (ort, transport, batching)" ;;
+    *) note_status "$s" "unknown scenario (ort, batcher, transport, batching)" ;;
   esac
 done
 
@@ -323,6 +349,16 @@ md = read("ort-throughput.md")
 w(md.strip() if md else "_Not run or failed; see `perf/results/status.txt` and `ort-benchmark.log`._")
 w("")
 
+w("## (a2) Batcher overhead per request (BenchmarkDotNet, no-op runner, no sockets)")
+w("")
+w("Enqueue to completion through `DynamicBatcher` with a runner that does nothing, max queue delay 0. With 64 "
+  "concurrent callers the figure is the batcher's own cost per request; with 1 caller it is a full round trip "
+  "through two thread handoffs (caller -> instance thread -> caller), i.e. wake-up latency, not work.")
+w("")
+md = read("batcher-overhead.md")
+w(md.strip() if md else "_Not run or failed; see `perf/results/status.txt`._")
+w("")
+
 w("## (b) Transport: bare echo server vs gateway ModelInfer (fraud v1, same request frame)")
 w("")
 he, hg = h2load("transport-h2load-echo.txt"), h2load("transport-h2load-gateway.txt")
@@ -380,6 +416,38 @@ on, off = head["on"], head["off"]
 w(f"**throughput on / off: {ratio(on and on['throughput_rps'], off and off['throughput_rps'])}**; "
   f"p99 on / off: {ratio(on and on['latency_ms']['p99'], off and off['latency_ms']['p99'])}")
 w("")
+def ort_rows_per_s(model, batch):
+    text = read("ort-throughput.md") or ""
+    for line in text.splitlines():
+        cells = [c.strip().strip("*").strip() for c in line.split("|")]
+        if len(cells) > 9 and cells[2] == model and cells[3] == str(batch):
+            try:
+                return float(cells[8].replace(",", ""))
+            except ValueError:
+                return None
+    return None
+
+def mean_batch(metrics_name, model):
+    text = read(metrics_name) or ""
+    total = count = None
+    for line in text.splitlines():
+        if line.startswith("gateway_batcher_batch_size_sum{") and f'model="{model}"' in line:
+            total = float(line.rsplit(" ", 1)[1])
+        if line.startswith("gateway_batcher_batch_size_count{") and f'model="{model}"' in line:
+            count = float(line.rsplit(" ", 1)[1])
+    return total / count if total and count else None
+
+mb = mean_batch("batching-on-c64-metrics.txt", "bench_mlp")
+if on and mb:
+    w(f"**Gateway at saturation vs the ONNX Runtime ceiling.** With batching on, the 64-worker run formed batches of "
+      f"{mb:.1f} rows on average (`gateway_batcher_batch_size`, including the warm-up). ORT alone (section a):")
+    w("")
+    w("| ORT batch size | ORT rows/s | gateway rows/s | gateway / ORT |")
+    w("|---:|---:|---:|---:|")
+    for b in (32, 64, 128):
+        o = ort_rows_per_s("bench_mlp", b)
+        w(f"| {b} | {fmt(o, 0)} | {fmt(on['throughput_rps'], 0)} | {ratio(on['throughput_rps'], o)} |")
+    w("")
 w(f"Concurrency sweep ({os.environ['RS_SWEEP']} per step):")
 w("")
 w("| batching | workers | req/s | p50 ms | p99 ms | errors |")

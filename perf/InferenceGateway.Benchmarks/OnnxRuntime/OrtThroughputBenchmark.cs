@@ -38,7 +38,7 @@ public class OrtThroughputBenchmark
     [Params("bench_mlp", "fraud_v2")]
     public string Model { get; set; } = "bench_mlp";
 
-    [Params(1, 8, 32, 128)]
+    [Params(1, 8, 32, 64, 128)]
     public int BatchSize { get; set; }
 
     [GlobalSetup]
