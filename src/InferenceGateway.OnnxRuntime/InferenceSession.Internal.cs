@@ -27,12 +27,37 @@ public sealed unsafe partial class InferenceSession
                 NativeMethods.ThrowIfError(NativeMethods.SetInterOpNumThreads(p, config.InterOpThreads), context);
             }
 
+            if (config.AllowSpinning is { } spin)
+            {
+                AddConfigEntry(p, "session.intra_op.allow_spinning", spin ? "1" : "0", context);
+                AddConfigEntry(p, "session.inter_op.allow_spinning", spin ? "1" : "0", context);
+            }
+
+            if (config.ConfigEntries is { } entries)
+            {
+                foreach (var (key, value) in entries)
+                {
+                    AddConfigEntry(p, key, value, context);
+                }
+            }
+
             return options;
         }
         catch
         {
             options.Dispose();
             throw;
+        }
+    }
+
+    private static void AddConfigEntry(nint options, string key, string value, string context)
+    {
+        var keyBytes = Encoding.UTF8.GetBytes(key + "\0");
+        var valueBytes = Encoding.UTF8.GetBytes(value + "\0");
+        fixed (byte* k = keyBytes)
+        fixed (byte* v = valueBytes)
+        {
+            NativeMethods.ThrowIfError(NativeMethods.AddSessionConfigEntry(options, k, v), $"{context} (session config '{key}')");
         }
     }
 

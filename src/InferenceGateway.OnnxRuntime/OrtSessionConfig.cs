@@ -21,6 +21,16 @@ public sealed record OrtSessionConfig
     /// <summary>CUDA device ordinal when <see cref="ExecutionProvider"/> is <see cref="OnnxRuntime.ExecutionProvider.Cuda"/>.</summary>
     public int CudaDeviceId { get; init; }
 
+    /// <summary>
+    /// Whether ORT's thread pools spin while waiting for work (<c>session.intra_op.allow_spinning</c> and
+    /// <c>session.inter_op.allow_spinning</c>). Null keeps ORT's default (spin). Spinning lowers latency on a
+    /// dedicated machine but burns the cores that the network stack shares on a small one.
+    /// </summary>
+    public bool? AllowSpinning { get; init; }
+
+    /// <summary>Further session configuration entries, as ORT's onnxruntime_session_options_config_keys.h names them.</summary>
+    public IReadOnlyDictionary<string, string>? ConfigEntries { get; init; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for values ORT would reject or misread.</summary>
     public void Validate()
     {

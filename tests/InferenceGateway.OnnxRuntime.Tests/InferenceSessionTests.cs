@@ -26,6 +26,24 @@ public class InferenceSessionTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Create_SpinningOffAndConfigEntries_RunsWithKnownValues()
+    {
+        var config = new OrtSessionConfig
+        {
+            IntraOpThreads = 2,
+            AllowSpinning = false,
+            ConfigEntries = new Dictionary<string, string> { ["session.use_env_allocators"] = "0" },
+        };
+        using var session = InferenceSession.Create(OnnxRuntimeEnvironment.Shared, TestModels.Path("affine.onnx"), config);
+        using var x = OrtTensor.CreateOver(AffineInput.AsMemory(), [2, 3]);
+
+        var outputs = session.Run([x]);
+
+        using var y = Assert.Single(outputs);
+        Assert.Equal(AffineExpected, y.GetTensorData<float>().ToArray());
+    }
+
+    [Fact]
     public void Inputs_FixedShapeModel_ReportsConcreteDims()
     {
         using var session = TestModels.Open("add_fixed.onnx");

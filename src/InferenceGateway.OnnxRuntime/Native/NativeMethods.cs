@@ -100,6 +100,9 @@ internal static unsafe class NativeMethods
     public static nint SetInterOpNumThreads(nint options, int threads) =>
         ((delegate* unmanaged<nint, int, nint>)Fn(OrtApiSlot.SetInterOpNumThreads))(options, threads);
 
+    public static nint AddSessionConfigEntry(nint options, byte* key, byte* value) =>
+        ((delegate* unmanaged<nint, byte*, byte*, nint>)Fn(OrtApiSlot.AddSessionConfigEntry))(options, key, value);
+
     // ----- CUDA provider options (V2) -----
 
     public static nint CreateCudaProviderOptions(nint* options) =>

@@ -58,6 +58,7 @@ internal static class OrtApiSlot
     public const int ReleaseSessionOptions = 100;
     public const int GetAvailableProviders = 125;
     public const int ReleaseAvailableProviders = 126;
+    public const int AddSessionConfigEntry = 130;
     public const int SessionOptionsAppendExecutionProviderCudaV2 = 204;
     public const int CreateCudaProviderOptions = 205;
     public const int UpdateCudaProviderOptions = 206;

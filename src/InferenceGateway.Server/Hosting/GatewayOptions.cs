@@ -110,6 +110,12 @@ public sealed class OnnxRuntimeSettings
     /// <summary>Threads ORT uses across operators.</summary>
     public int InterOpThreads { get; set; } = 1;
 
+    /// <summary>
+    /// Whether ORT's thread pools spin between runs (ORT's default). Turning it off frees cores on a shared machine
+    /// but on this 2-core box it lowered bench_mlp throughput under load (side-by-side runs, see docs/batching.md).
+    /// </summary>
+    public bool AllowSpinning { get; set; } = true;
+
     /// <summary>"Disabled", "Basic", "Extended" or "All".</summary>
     public string GraphOptimizationLevel { get; set; } = "All";
 

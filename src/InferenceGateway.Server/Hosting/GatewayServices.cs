@@ -116,5 +116,6 @@ internal static partial class GatewayServices
         GraphOptimizationLevel = Enum.Parse<GraphOptimizationLevel>(settings.GraphOptimizationLevel),
         ExecutionProvider = Enum.Parse<ExecutionProvider>(settings.ExecutionProvider),
         CudaDeviceId = settings.CudaDeviceId,
+        AllowSpinning = settings.AllowSpinning,
     };
 }
