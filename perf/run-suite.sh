@@ -3,6 +3,7 @@
 # comparison side by side in this one run, and writes perf/results/*.{json,csv,svg,txt,md} and perf/RESULTS.md.
 #
 #   (a) ort        raw ONNX Runtime ceiling: BenchmarkDotNet '*OrtThroughput*' (its markdown table is copied)
+#   (a2) batcher, codec  BenchmarkDotNet micro-benchmarks: batcher overhead per request, protobuf codec per call
 #   (b) transport  h2load and ig-load against the bare echo server vs the gateway's ModelInfer on fraud v1,
 #                  with the same request frame -> gateway/echo ratio
 #   (c) batching   gateway twice (dynamic batching on; MaxBatchSize=1), bench_mlp, closed loop 64 workers,
@@ -17,7 +18,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-SCENARIOS="${SCENARIOS:-ort batcher transport batching}"
+SCENARIOS="${SCENARIOS:-ort batcher codec transport batching}"
 QUICK="${QUICK:-0}"
 CONFIG=Release
 PY=/usr/bin/python3
@@ -178,27 +179,31 @@ scenario_ort() {
   note_status ort ok
 }
 
-# --- (a2) batcher overhead ---------------------------------------------------------------------------------------
-scenario_batcher() {
-  local marker; marker="$(mktemp)"
-  log "(a2) BenchmarkDotNet *BatcherOverhead* (limit ${ort_timeout}s)"
-  record dotnet run -c Release --project perf/InferenceGateway.Benchmarks -- --filter '*BatcherOverhead*' --job short
-  if ! timeout "$ort_timeout" dotnet run -c Release --project perf/InferenceGateway.Benchmarks -- --filter '*BatcherOverhead*' --job short \
-      > "$results/batcher-benchmark.log" 2>&1; then
+# --- (a2) micro-benchmarks: batcher overhead, protobuf codec ----------------------------------------------------
+# bdn NAME FILTER: runs BenchmarkDotNet (short job) and copies its GitHub-markdown table to results/NAME.md.
+bdn() {
+  local name="$1" filter="$2" marker; marker="$(mktemp)"
+  log "(a2) BenchmarkDotNet $filter (limit ${ort_timeout}s)"
+  record dotnet run -c Release --project perf/InferenceGateway.Benchmarks -- --filter "$filter" --job short
+  if ! timeout "$ort_timeout" dotnet run -c Release --project perf/InferenceGateway.Benchmarks -- --filter "$filter" --job short \
+      > "$results/$name-benchmark.log" 2>&1; then
     rm -f "$marker"
-    note_status batcher "FAILED (exit or timeout; see results/batcher-benchmark.log)"
+    note_status "$name" "FAILED (exit or timeout; see results/$name-benchmark.log)"
     return 0
   fi
   local md
-  md="$(find . -path '*BenchmarkDotNet.Artifacts/results/*BatcherOverhead*-report-github.md' -newer "$marker" 2>/dev/null | head -n 1)"
+  md="$(find . -path "*BenchmarkDotNet.Artifacts/results/*${filter//\*/}*-report-github.md" -newer "$marker" 2>/dev/null | head -n 1)"
   rm -f "$marker"
   if [ -z "$md" ]; then
-    note_status batcher "FAILED (no *BatcherOverhead*-report-github.md written)"
+    note_status "$name" "FAILED (no report written)"
     return 0
   fi
-  cp "$md" "$results/batcher-overhead.md"
-  note_status batcher ok
+  cp "$md" "$results/$name.md"
+  note_status "$name" ok
 }
+
+scenario_batcher() { bdn batcher-overhead '*BatcherOverhead*'; }
+scenario_codec() { bdn protobuf-codec '*ProtobufCodec*'; }
 
 # --- (b) transport --------------------------------------------------------------------------------------------
 scenario_transport() {
@@ -266,9 +271,10 @@ for s in $SCENARIOS; do
   case "$s" in
     ort) scenario_ort ;;
     batcher) scenario_batcher ;;
+    codec) scenario_codec ;;
     transport) scenario_transport ;;
     batching) scenario_batching ;;
-    *) note_status "$s" "unknown scenario (ort, batcher, transport, batching)" ;;
+    *) note_status "$s" "unknown scenario (ort, batcher, codec, transport, batching)" ;;
   esac
 done
 
@@ -356,6 +362,15 @@ w("Enqueue to completion through `DynamicBatcher` with a runner that does nothin
   "through two thread handoffs (caller -> instance thread -> caller), i.e. wake-up latency, not work.")
 w("")
 md = read("batcher-overhead.md")
+w(md.strip() if md else "_Not run or failed; see `perf/results/status.txt`._")
+w("")
+
+w("## (a3) Protobuf codec per call (BenchmarkDotNet, no sockets)")
+w("")
+w("Parsing one ModelInferRequest from a byte sequence and writing one ModelInferResponse into a reused buffer writer: "
+  "the protobuf share of a ModelInfer call.")
+w("")
+md = read("protobuf-codec.md")
 w(md.strip() if md else "_Not run or failed; see `perf/results/status.txt`._")
 w("")
 
