@@ -17,6 +17,7 @@ internal sealed class HttpContextServerCallContext : ServerCallContext, IDisposa
     private readonly ILogger _logger;
     private CancellationTokenSource? _deadlineCts;
     private CancellationToken _token;
+    private bool _tokenCreated;
     private DateTime _deadline = DateTime.MaxValue;
     private Metadata? _requestHeaders;
     private Metadata? _responseTrailers;
@@ -46,7 +47,26 @@ internal sealed class HttpContextServerCallContext : ServerCallContext, IDisposa
 
     public override Metadata RequestHeaders => _requestHeaders ??= ReadRequestHeaders(HttpContext.Request.Headers);
 
-    public override CancellationToken CancellationToken => _token;
+    // Kestrel creates RequestAborted's source under a lock on first use, so calls that never look at it skip that.
+    public override CancellationToken CancellationToken
+    {
+        get
+        {
+            if (!_tokenCreated)
+            {
+                _token = HttpContext.RequestAborted;
+                _tokenCreated = true;
+            }
+
+            return _token;
+        }
+    }
+
+    /// <summary>
+    /// Cancels reads of the request body at the deadline. An aborted stream already fails body reads (Kestrel completes
+    /// the request pipe with the abort reason), so the client's cancellation needs no token here.
+    /// </summary>
+    public CancellationToken DeadlineToken => _deadlineCts?.Token ?? CancellationToken.None;
 
     public override Metadata ResponseTrailers => _responseTrailers ??= new Metadata();
 
@@ -106,7 +126,6 @@ internal sealed class HttpContextServerCallContext : ServerCallContext, IDisposa
             sizeFeature.MaxRequestBodySize = null;
         }
 
-        _token = HttpContext.RequestAborted;
         var timeoutValue = headers[GrpcProtocol.TimeoutHeader];
         if (!StringValues.IsNullOrEmpty(timeoutValue))
         {
@@ -133,6 +152,7 @@ internal sealed class HttpContextServerCallContext : ServerCallContext, IDisposa
                 }
 
                 _token = _deadlineCts.Token;
+                _tokenCreated = true;
             }
         }
 
@@ -154,11 +174,29 @@ internal sealed class HttpContextServerCallContext : ServerCallContext, IDisposa
         }
 
         PrepareHeaders();
-        return HttpContext.Response.BodyWriter.FlushAsync(_token).AsTask();
+        return HttpContext.Response.BodyWriter.FlushAsync(CancellationToken).AsTask();
     }
+
+    /// <summary>Writes one framed response message into the body writer without flushing (unary responses).</summary>
+    public void WriteMessage<T>(T message, Action<T, SerializationContext> serializer) =>
+        WriteMessageCore(message, serializer);
 
     /// <summary>Writes one framed response message into the body writer; flushes when asked.</summary>
     public ValueTask WriteMessageAsync<T>(T message, Action<T, SerializationContext> serializer, bool flush, CancellationToken cancellationToken)
+    {
+        var writer = WriteMessageCore(message, serializer);
+        if (!flush)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var flushTask = writer.FlushAsync(cancellationToken);
+        return flushTask.IsCompletedSuccessfully ? ValueTask.CompletedTask : AwaitFlush(flushTask);
+
+        static async ValueTask AwaitFlush(ValueTask<System.IO.Pipelines.FlushResult> task) => await task.ConfigureAwait(false);
+    }
+
+    private System.IO.Pipelines.PipeWriter WriteMessageCore<T>(T message, Action<T, SerializationContext> serializer)
     {
         if (_completed)
         {
@@ -176,15 +214,7 @@ internal sealed class HttpContextServerCallContext : ServerCallContext, IDisposa
         var writer = HttpContext.Response.BodyWriter;
         MessageFraming.WriteMessage(writer, message, serializer, compression, _options.ResponseCompressionLevel, _options.MaxSendMessageSize);
         _messageWritten = true;
-        if (!flush)
-        {
-            return ValueTask.CompletedTask;
-        }
-
-        var flushTask = writer.FlushAsync(cancellationToken);
-        return flushTask.IsCompletedSuccessfully ? ValueTask.CompletedTask : AwaitFlush(flushTask);
-
-        static async ValueTask AwaitFlush(ValueTask<System.IO.Pipelines.FlushResult> task) => await task.ConfigureAwait(false);
+        return writer;
     }
 
     /// <summary>Maps a handler exception to the status sent to the client.</summary>
@@ -254,7 +284,9 @@ internal sealed class HttpContextServerCallContext : ServerCallContext, IDisposa
             }
         }
 
-        if (HttpContext.RequestAborted.IsCancellationRequested)
+        // Skip writing to a stream the client reset. When nobody asked for the abort token, writing is still harmless:
+        // Kestrel sends nothing on an aborted stream.
+        if (_tokenCreated && HttpContext.RequestAborted.IsCancellationRequested)
         {
             return;
         }

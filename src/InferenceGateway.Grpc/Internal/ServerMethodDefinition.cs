@@ -45,23 +45,45 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
             _logger = logger;
         }
 
-        public async Task HandleCallAsync(HttpContext httpContext)
+        public Task HandleCallAsync(HttpContext httpContext)
         {
             if (!ValidateRequest(httpContext))
             {
-                return;
+                return Task.CompletedTask;
             }
 
-            using var call = new HttpContextServerCallContext(httpContext, _method, _options, _logger);
+            var call = new HttpContextServerCallContext(httpContext, _method, _options, _logger);
             if (!call.Initialize())
             {
-                return;
+                call.Dispose();
+                return Task.CompletedTask;
             }
 
+            return _method.Type == MethodType.Unary ? HandleUnaryCall(call) : HandleStreamingCallAsync(call);
+        }
+
+        /// <summary>
+        /// Unary calls run synchronously as far as they can: when the request body is already buffered and the handler
+        /// returns a completed task, the call ends without an async state machine; otherwise it continues in one.
+        /// </summary>
+        private Task HandleUnaryCall(HttpContextServerCallContext call)
+        {
             Status status;
             try
             {
-                await InvokeAsync(call).ConfigureAwait(false);
+                var read = ReadSingleRequestAsync(call);
+                if (!read.IsCompletedSuccessfully)
+                {
+                    return UnaryAfterReadAsync(call, read);
+                }
+
+                var handlerTask = ((UnaryServerMethod<TRequest, TResponse>)_handler)(read.Result, call);
+                if (!handlerTask.IsCompletedSuccessfully)
+                {
+                    return UnaryAfterHandlerAsync(call, handlerTask);
+                }
+
+                WriteSingleResponse(call, handlerTask.Result);
                 status = call.Status;
             }
             catch (Exception ex)
@@ -69,15 +91,77 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
                 status = call.StatusFromException(ex);
             }
 
-            call.Complete(status);
+            Finish(call, status);
+            return Task.CompletedTask;
         }
 
-        private Task InvokeAsync(HttpContextServerCallContext call)
+        private async Task UnaryAfterReadAsync(HttpContextServerCallContext call, ValueTask<TRequest> read)
+        {
+            Status status;
+            try
+            {
+                var request = await read.ConfigureAwait(false);
+                var response = await ((UnaryServerMethod<TRequest, TResponse>)_handler)(request, call).ConfigureAwait(false);
+                WriteSingleResponse(call, response);
+                status = call.Status;
+            }
+            catch (Exception ex)
+            {
+                status = call.StatusFromException(ex);
+            }
+
+            Finish(call, status);
+        }
+
+        private async Task UnaryAfterHandlerAsync(HttpContextServerCallContext call, Task<TResponse> handlerTask)
+        {
+            Status status;
+            try
+            {
+                var response = await handlerTask.ConfigureAwait(false);
+                WriteSingleResponse(call, response);
+                status = call.Status;
+            }
+            catch (Exception ex)
+            {
+                status = call.StatusFromException(ex);
+            }
+
+            Finish(call, status);
+        }
+
+        private async Task HandleStreamingCallAsync(HttpContextServerCallContext call)
+        {
+            Status status;
+            try
+            {
+                await InvokeStreamingAsync(call).ConfigureAwait(false);
+                status = call.Status;
+            }
+            catch (Exception ex)
+            {
+                status = call.StatusFromException(ex);
+            }
+
+            Finish(call, status);
+        }
+
+        private static void Finish(HttpContextServerCallContext call, Status status)
+        {
+            try
+            {
+                call.Complete(status);
+            }
+            finally
+            {
+                call.Dispose();
+            }
+        }
+
+        private Task InvokeStreamingAsync(HttpContextServerCallContext call)
         {
             switch (_method.Type)
             {
-                case MethodType.Unary:
-                    return UnaryAsync(call);
                 case MethodType.ServerStreaming:
                     return ServerStreamingAsync(call);
                 case MethodType.ClientStreaming:
@@ -90,13 +174,6 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
                         new HttpContextStreamWriter<TResponse>(call, _method.ResponseMarshaller.ContextualSerializer),
                         call);
             }
-        }
-
-        private async Task UnaryAsync(HttpContextServerCallContext call)
-        {
-            var request = await ReadSingleRequestAsync(call).ConfigureAwait(false);
-            var response = await ((UnaryServerMethod<TRequest, TResponse>)_handler)(request, call).ConfigureAwait(false);
-            await WriteSingleResponseAsync(call, response).ConfigureAwait(false);
         }
 
         private async Task ServerStreamingAsync(HttpContextServerCallContext call)
@@ -112,7 +189,7 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
         {
             var reader = new HttpContextStreamReader<TRequest>(call, _method.RequestMarshaller.ContextualDeserializer);
             var response = await ((ClientStreamingServerMethod<TRequest, TResponse>)_handler)(reader, call).ConfigureAwait(false);
-            await WriteSingleResponseAsync(call, response).ConfigureAwait(false);
+            WriteSingleResponse(call, response);
         }
 
         private ValueTask<TRequest> ReadSingleRequestAsync(HttpContextServerCallContext call) =>
@@ -120,9 +197,9 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
                 call.HttpContext.Request.BodyReader,
                 call.RequestReadSettings,
                 _method.RequestMarshaller.ContextualDeserializer,
-                call.CancellationToken);
+                call.DeadlineToken);
 
-        private ValueTask WriteSingleResponseAsync(HttpContextServerCallContext call, TResponse? response)
+        private void WriteSingleResponse(HttpContextServerCallContext call, TResponse? response)
         {
             if (response is null)
             {
@@ -131,11 +208,11 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
 
             if (call.Status.StatusCode != StatusCode.OK)
             {
-                return ValueTask.CompletedTask;
+                return;
             }
 
-            // No flush: Kestrel sends the DATA frame and the trailers together when the delegate returns.
-            return call.WriteMessageAsync(response, _method.ResponseMarshaller.ContextualSerializer, flush: false, call.CancellationToken);
+            // No flush: Kestrel sends HEADERS, DATA and trailers together when the request delegate returns.
+            call.WriteMessage(response, _method.ResponseMarshaller.ContextualSerializer);
         }
 
         private bool ValidateRequest(HttpContext httpContext)

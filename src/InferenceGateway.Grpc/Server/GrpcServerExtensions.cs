@@ -49,12 +49,21 @@ public static class GrpcServerExtensions
 
         registry.Add(definition);
         var builders = new List<IEndpointConventionBuilder>(definition.Methods.Count);
+        var direct = new List<GrpcServiceRegistry.DirectMethod>(definition.Methods.Count);
         foreach (var method in definition.Methods)
         {
-            var builder = endpoints.Map(RoutePatternFactory.Parse(method.Method.FullName), method.Bind(options, logger));
+            var handler = method.Bind(options, logger);
+            var builder = endpoints.Map(RoutePatternFactory.Parse(method.Method.FullName), handler);
             builder.WithMetadata(new HttpMethodMetadata([HttpMethods.Post]), method.Method);
             builder.WithDisplayName("gRPC - " + method.Method.FullName);
             builders.Add(builder);
+
+            // Only the application's own route builder maps a method at exactly its full name (a route group adds a
+            // prefix), so only those methods can be found by path without the router.
+            if (endpoints is IApplicationBuilder)
+            {
+                direct.Add(registry.AddDirect(method.Method.FullName, handler));
+            }
         }
 
         if (registry.TryMarkUnimplementedMapped(endpoints))
@@ -70,7 +79,30 @@ public static class GrpcServerExtensions
             fallback.Add(b => ((RouteEndpointBuilder)b).Order = int.MaxValue);
         }
 
-        return new CompositeConventionBuilder(builders);
+        return new CompositeConventionBuilder(builders, direct);
+    }
+
+    /// <summary>
+    /// Serves gRPC calls to mapped methods straight from the pipeline, without endpoint routing: a POST whose path is
+    /// exactly a method's <c>/package.Service/Method</c> runs that method's handler; every other request goes on to
+    /// the rest of the pipeline unchanged. Place it first (before <c>UseRouting</c>); endpoint routing costs about as
+    /// much CPU per call as a small unary handler.
+    /// </summary>
+    /// <remarks>
+    /// The handler, its status codes, deadlines and limits are the ones <see cref="MapGrpcService(IEndpointRouteBuilder, ServerServiceDefinition)"/>
+    /// maps; the difference is that middleware after this one does not see these calls, and no endpoint is set on the
+    /// context. Methods mapped inside a route group, and methods whose endpoints got conventions through the builder
+    /// <c>MapGrpcService</c> returned (authorization, host filters), are left to routing. Paths the router would match
+    /// only case-insensitively are left to it as well.
+    /// </remarks>
+    /// <param name="app">The application.</param>
+    /// <param name="gate">Admission check run before each directly served call (shutdown, rate limits); null for none.</param>
+    public static IApplicationBuilder UseGrpcDirectDispatch(this IApplicationBuilder app, IGrpcCallGate? gate = null)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var registry = app.ApplicationServices.GetService<GrpcServiceRegistry>()
+            ?? throw new InvalidOperationException("Call services.AddGrpcServer() before UseGrpcDirectDispatch().");
+        return app.Use(next => new GrpcDirectDispatcher(registry, gate, next).InvokeAsync);
     }
 
     /// <summary>
@@ -113,11 +145,19 @@ public static class GrpcServerExtensions
     private sealed class CompositeConventionBuilder : IEndpointConventionBuilder
     {
         private readonly List<IEndpointConventionBuilder> _builders;
+        private readonly List<GrpcServiceRegistry.DirectMethod> _direct;
 
-        public CompositeConventionBuilder(List<IEndpointConventionBuilder> builders) => _builders = builders;
+        public CompositeConventionBuilder(List<IEndpointConventionBuilder> builders, List<GrpcServiceRegistry.DirectMethod> direct)
+        {
+            _builders = builders;
+            _direct = direct;
+        }
 
         public void Add(Action<EndpointBuilder> convention)
         {
+            // A convention may add metadata that middleware acts on (authorization, CORS, host matching), which the
+            // direct dispatcher would skip: these methods go through routing from now on.
+            DisableDirect();
             foreach (var builder in _builders)
             {
                 builder.Add(convention);
@@ -126,9 +166,18 @@ public static class GrpcServerExtensions
 
         public void Finally(Action<EndpointBuilder> finallyConvention)
         {
+            DisableDirect();
             foreach (var builder in _builders)
             {
                 builder.Finally(finallyConvention);
+            }
+        }
+
+        private void DisableDirect()
+        {
+            foreach (var method in _direct)
+            {
+                method.Disable();
             }
         }
     }

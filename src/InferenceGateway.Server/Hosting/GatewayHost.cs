@@ -1,5 +1,6 @@
 using System.Text.Json;
 using InferenceGateway.Core.Models;
+using InferenceGateway.Grpc;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace InferenceGateway.Server.Hosting;
@@ -72,10 +73,58 @@ public static partial class GatewayHost
             kestrel.Limits.MaxRequestBodySize = options.Grpc.MaxReceiveMessageSize + (64 * 1024);
         });
 
+        SuppressPerRequestHostingDiagnostics(builder);
         GatewayServices.Add(builder.Services, options, builder.Configuration);
         var app = builder.Build();
+
+        // Calls to mapped gRPC methods go from admission straight to their handler; routing (about as costly per call
+        // as a small handler) is left to the admin endpoints and unknown methods. Routing is placed explicitly so the
+        // middleware GatewayServices adds still runs after it, as it did when routing was implicit.
+        app.UseGrpcDirectDispatch(app.Services.GetRequiredService<GrpcAdmissionMiddleware>());
+        app.UseRouting();
         GatewayServices.Map(app, options);
         return app;
+    }
+
+    internal const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
+    /// <summary>
+    /// ASP.NET Core's hosting layer starts an <see cref="System.Diagnostics.Activity"/> and a logging scope for every
+    /// request as soon as its log category is enabled at any level, although it only logs requests at Information and
+    /// Debug. Unless the configuration asks for those request logs, the category is switched off so calls skip that work.
+    /// </summary>
+    internal static void SuppressPerRequestHostingDiagnostics(WebApplicationBuilder builder)
+    {
+        if (ConfiguredLevel(builder.Configuration, HostingDiagnosticsCategory) > LogLevel.Information)
+        {
+            builder.Logging.AddFilter(HostingDiagnosticsCategory, LogLevel.None);
+        }
+    }
+
+    /// <summary>
+    /// The level <c>Logging:LogLevel</c> gives a category: the longest matching category prefix, else <c>Default</c>,
+    /// else Information (the logging default). Provider-specific sections override this as usual.
+    /// </summary>
+    internal static LogLevel ConfiguredLevel(IConfiguration configuration, string category)
+    {
+        string? best = null;
+        var bestLength = -1;
+        foreach (var entry in configuration.GetSection("Logging:LogLevel").GetChildren())
+        {
+            var key = entry.Key;
+            var matches = string.Equals(key, "Default", StringComparison.OrdinalIgnoreCase)
+                ? bestLength < 0
+                : key.Length > bestLength
+                    && category.StartsWith(key, StringComparison.OrdinalIgnoreCase)
+                    && (category.Length == key.Length || category[key.Length] == '.');
+            if (matches && entry.Value is { } value)
+            {
+                best = value;
+                bestLength = string.Equals(key, "Default", StringComparison.OrdinalIgnoreCase) ? 0 : key.Length;
+            }
+        }
+
+        return best is not null && Enum.TryParse<LogLevel>(best, ignoreCase: true, out var level) ? level : LogLevel.Information;
     }
 
     /// <summary>A relative repository path is looked up from the working directory, then from the source tree.</summary>

@@ -8,7 +8,11 @@ namespace InferenceGateway.Server.Hosting;
 /// and beyond the configured request rate they get RESOURCE_EXHAUSTED, both as trailers-only responses before any
 /// work is done.
 /// </summary>
-internal sealed class GrpcAdmissionMiddleware : IMiddleware, IDisposable
+/// <remarks>
+/// Calls to mapped methods meet it as the gate of the direct dispatcher (first in the pipeline); as middleware it
+/// still admits the gRPC requests that take the routed pipeline (unknown methods, which get UNIMPLEMENTED).
+/// </remarks>
+internal sealed class GrpcAdmissionMiddleware : IMiddleware, IGrpcCallGate, IDisposable
 {
     private readonly GatewayReadiness _readiness;
     private readonly RateLimiter? _limiter;
@@ -29,16 +33,21 @@ internal sealed class GrpcAdmissionMiddleware : IMiddleware, IDisposable
         }
     }
 
-    public Task InvokeAsync(HttpContext context, RequestDelegate next)
+    public Task InvokeAsync(HttpContext context, RequestDelegate next) =>
+        TryAdmit(context) ? next(context) : Task.CompletedTask;
+
+    public bool TryAdmit(HttpContext context)
     {
         if (!GrpcProtocol.IsGrpcContentType(context.Request.ContentType))
         {
-            return next(context);
+            // Not a gRPC call: nothing to admit (admin endpoints; a gRPC method answers it with 415).
+            return true;
         }
 
         if (_readiness.IsStopping)
         {
-            return Reject(context, StatusCode.Unavailable, "the gateway is shutting down");
+            Reject(context, StatusCode.Unavailable, "the gateway is shutting down");
+            return false;
         }
 
         if (_limiter is not null)
@@ -46,21 +55,21 @@ internal sealed class GrpcAdmissionMiddleware : IMiddleware, IDisposable
             using var lease = _limiter.AttemptAcquire();
             if (!lease.IsAcquired)
             {
-                return Reject(context, StatusCode.ResourceExhausted, "request rate limit exceeded");
+                Reject(context, StatusCode.ResourceExhausted, "request rate limit exceeded");
+                return false;
             }
         }
 
-        return next(context);
+        return true;
     }
 
-    private static Task Reject(HttpContext context, StatusCode code, string message)
+    private static void Reject(HttpContext context, StatusCode code, string message)
     {
         // Trailers-only response: HEADERS with END_STREAM carrying the status.
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = GrpcProtocol.ContentType;
         context.Response.Headers[GrpcProtocol.StatusTrailer] = ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture);
         context.Response.Headers[GrpcProtocol.MessageTrailer] = GrpcProtocol.PercentEncode(message);
-        return Task.CompletedTask;
     }
 
     public void Dispose() => _limiter?.Dispose();

@@ -26,6 +26,8 @@ public sealed class InferenceExecutor
     }
 
     /// <summary>Resolves the version (empty = the gateway's choice), runs the request and builds the response.</summary>
+    /// <remarks>One async method for the whole call (lease, batch, response, metrics): each further level would cost a
+    /// state machine allocation per request.</remarks>
     public async Task<ModelInferResponse> InferAsync(ModelInferRequest request, DateTime deadline, CancellationToken cancellationToken)
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -41,23 +43,78 @@ public sealed class InferenceExecutor
             throw;
         }
 
-        var status = StatusCode.OK;
+        var status = StatusCode.Unknown;
+        var batcher = version.Batcher;
+        var outputConfigs = version.Config.Outputs;
+
+        // Every pooled buffer of the call in one rented array: the inputs' first, then one per output from outputStart.
+        byte[][]? rented = null;
+        var rentedCount = 0;
+        BatchRequest? batchRequest = null;
         try
         {
-            return await RunAsync(version, request, deadline, cancellationToken).ConfigureAwait(false);
+            rented = ArrayPool<byte[]>.Shared.Rent(version.Config.Inputs.Count + outputConfigs.Count);
+            batchRequest = batcher.RentRequest();
+            var rows = DecodeInputs(version, request, batchRequest, rented, ref rentedCount);
+            batchRequest.Rows = rows;
+            var outputStart = rentedCount;
+            for (var o = 0; o < outputConfigs.Count; o++)
+            {
+                var length = rows * version.OutputSpecs[o].FixedRowBytes;
+                if (length < 0)
+                {
+                    throw new RpcException(new Status(StatusCode.Unimplemented, $"output '{outputConfigs[o].Name}' has a variable shape, which the gateway does not serve yet"));
+                }
+
+                var output = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+                rented[rentedCount++] = output;
+                batchRequest.SetOutput(o, output.AsMemory(0, length));
+            }
+
+            if (deadline != DateTime.MaxValue)
+            {
+                var remaining = deadline - DateTime.UtcNow;
+                if (remaining <= TimeSpan.Zero)
+                {
+                    throw new RpcException(new Status(StatusCode.DeadlineExceeded, "deadline exceeded before the request was queued"));
+                }
+
+                batchRequest.Deadline = batcher.GetDeadline(remaining);
+            }
+
+            batchRequest.CancellationToken = cancellationToken;
+            var result = await batcher.EnqueueAsync(batchRequest).ConfigureAwait(false);
+            if (!result.IsSuccess)
+            {
+                throw new RpcException(new Status(ToStatusCode(result.Reason), $"{version}: {result.Message}"));
+            }
+
+            var response = EncodeResponse(version, request, batchRequest, rented.AsSpan(outputStart, outputConfigs.Count), rows);
+            status = StatusCode.OK;
+            return response;
         }
         catch (RpcException ex)
         {
             status = ex.StatusCode;
             throw;
         }
-        catch (Exception)
-        {
-            status = StatusCode.Unknown;
-            throw;
-        }
         finally
         {
+            if (batchRequest is not null)
+            {
+                batcher.ReturnRequest(batchRequest);
+            }
+
+            if (rented is not null)
+            {
+                for (var i = 0; i < rentedCount; i++)
+                {
+                    ArrayPool<byte>.Shared.Return(rented[i]);
+                }
+
+                ArrayPool<byte[]>.Shared.Return(rented, clearArray: true);
+            }
+
             version.Release();
             _metrics.Record(version.Name, version.Version, "", status, start);
         }
@@ -88,64 +145,6 @@ public sealed class InferenceExecutor
         }
 
         throw new RpcException(new Status(StatusCode.Unavailable, $"model '{model}' is being reloaded; retry"));
-    }
-
-    private static async Task<ModelInferResponse> RunAsync(ModelVersion version, ModelInferRequest request, DateTime deadline, CancellationToken cancellationToken)
-    {
-        var batcher = version.Batcher;
-        var inputConfigs = version.Config.Inputs;
-        var outputConfigs = version.Config.Outputs;
-        var rented = ArrayPool<byte[]>.Shared.Rent(inputConfigs.Count + outputConfigs.Count);
-        var rentedCount = 0;
-        var batchRequest = batcher.RentRequest();
-        try
-        {
-            var rows = DecodeInputs(version, request, batchRequest, rented, ref rentedCount);
-            batchRequest.Rows = rows;
-            var outputs = new byte[outputConfigs.Count][];
-            for (var o = 0; o < outputConfigs.Count; o++)
-            {
-                var length = rows * version.OutputSpecs[o].FixedRowBytes;
-                if (length < 0)
-                {
-                    throw new RpcException(new Status(StatusCode.Unimplemented, $"output '{outputConfigs[o].Name}' has a variable shape, which the gateway does not serve yet"));
-                }
-
-                outputs[o] = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
-                rented[rentedCount++] = outputs[o];
-                batchRequest.SetOutput(o, outputs[o].AsMemory(0, length));
-            }
-
-            if (deadline != DateTime.MaxValue)
-            {
-                var remaining = deadline - DateTime.UtcNow;
-                if (remaining <= TimeSpan.Zero)
-                {
-                    throw new RpcException(new Status(StatusCode.DeadlineExceeded, "deadline exceeded before the request was queued"));
-                }
-
-                batchRequest.Deadline = batcher.GetDeadline(remaining);
-            }
-
-            batchRequest.CancellationToken = cancellationToken;
-            var result = await batcher.EnqueueAsync(batchRequest).ConfigureAwait(false);
-            if (!result.IsSuccess)
-            {
-                throw new RpcException(new Status(ToStatusCode(result.Reason), $"{version}: {result.Message}"));
-            }
-
-            return EncodeResponse(version, request, batchRequest, outputs, rows);
-        }
-        finally
-        {
-            batcher.ReturnRequest(batchRequest);
-            for (var i = 0; i < rentedCount; i++)
-            {
-                ArrayPool<byte>.Shared.Return(rented[i]);
-            }
-
-            ArrayPool<byte[]>.Shared.Return(rented, clearArray: true);
-        }
     }
 
     /// <summary>Maps batcher failures to gRPC status codes (documented in docs/batching.md).</summary>
@@ -300,11 +299,20 @@ public sealed class InferenceExecutor
         return source.Count;
     }
 
-    private static ModelInferResponse EncodeResponse(ModelVersion version, ModelInferRequest request, BatchRequest batchRequest, byte[][] outputs, int rows)
+    private static ModelInferResponse EncodeResponse(ModelVersion version, ModelInferRequest request, BatchRequest batchRequest, ReadOnlySpan<byte[]> outputs, int rows)
     {
         var response = new ModelInferResponse { ModelName = version.Name, ModelVersion = version.Version, Id = request.Id };
         var raw = WantsRawOutput(request);
         var configs = version.Config.Outputs;
+
+        // Exact capacities: a repeated field's first Add otherwise allocates room for eight entries.
+        var requested = request.Outputs.Count == 0 ? configs.Count : request.Outputs.Count;
+        response.Outputs.Capacity = requested;
+        if (raw)
+        {
+            response.RawOutputContents.Capacity = requested;
+        }
+
         for (var o = 0; o < configs.Count; o++)
         {
             if (!IsRequested(request, configs[o].Name))
@@ -314,12 +322,14 @@ public sealed class InferenceExecutor
 
             var config = configs[o];
             var tensor = new ModelInferResponse.Types.InferOutputTensor { Name = config.Name, Datatype = config.DataType };
+            var rowShape = batchRequest.GetOutputRowShape(o);
+            tensor.Shape.Capacity = rowShape.Length + (version.HasBatchDimension ? 1 : 0);
             if (version.HasBatchDimension)
             {
                 tensor.Shape.Add(rows);
             }
 
-            foreach (var dim in batchRequest.GetOutputRowShape(o))
+            foreach (var dim in rowShape)
             {
                 tensor.Shape.Add(dim);
             }
@@ -335,19 +345,19 @@ public sealed class InferenceExecutor
                 switch (config.Type)
                 {
                     case TensorDataType.Fp32:
-                        tensor.Contents.Fp32Contents.AddRange(MemoryMarshal.Cast<byte, float>(bytes).ToArray());
+                        AddAll(tensor.Contents.Fp32Contents, MemoryMarshal.Cast<byte, float>(bytes));
                         break;
                     case TensorDataType.Fp64:
-                        tensor.Contents.Fp64Contents.AddRange(MemoryMarshal.Cast<byte, double>(bytes).ToArray());
+                        AddAll(tensor.Contents.Fp64Contents, MemoryMarshal.Cast<byte, double>(bytes));
                         break;
                     case TensorDataType.Int64:
-                        tensor.Contents.Int64Contents.AddRange(MemoryMarshal.Cast<byte, long>(bytes).ToArray());
+                        AddAll(tensor.Contents.Int64Contents, MemoryMarshal.Cast<byte, long>(bytes));
                         break;
                     case TensorDataType.Int32:
-                        tensor.Contents.IntContents.AddRange(MemoryMarshal.Cast<byte, int>(bytes).ToArray());
+                        AddAll(tensor.Contents.IntContents, MemoryMarshal.Cast<byte, int>(bytes));
                         break;
                     case TensorDataType.Bool:
-                        tensor.Contents.BoolContents.AddRange(MemoryMarshal.Cast<byte, bool>(bytes).ToArray());
+                        AddAll(tensor.Contents.BoolContents, MemoryMarshal.Cast<byte, bool>(bytes));
                         break;
                 }
             }
@@ -356,6 +366,16 @@ public sealed class InferenceExecutor
         }
 
         return response;
+    }
+
+    /// <summary>Appends values without the temporary array AddRange would need (it takes an IEnumerable).</summary>
+    private static void AddAll<T>(Google.Protobuf.Collections.RepeatedField<T> field, ReadOnlySpan<T> values)
+    {
+        field.Capacity = field.Count + values.Length;
+        foreach (var value in values)
+        {
+            field.Add(value);
+        }
     }
 
     /// <summary>
