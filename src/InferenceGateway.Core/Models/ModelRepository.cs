@@ -92,11 +92,13 @@ public sealed partial class ModelRepository : IAsyncDisposable
             return result is not null;
         }
 
-        foreach (var candidate in served.Versions)
+        // Index loop over the array: foreach on the interface would allocate an enumerator per request.
+        var versions = served.VersionArray;
+        for (var i = 0; i < versions.Length; i++)
         {
-            if (candidate.Version == version)
+            if (versions[i].Version == version)
             {
-                result = candidate;
+                result = versions[i];
                 return true;
             }
         }
@@ -541,6 +543,7 @@ public sealed class ServedModel
         Config = config;
         ConfigFileTime = configFileTime;
         Versions = versions;
+        VersionArray = versions;
         Latest = versions.Length > 0 ? versions[^1] : null;
     }
 
@@ -554,6 +557,8 @@ public sealed class ServedModel
 
     /// <summary>Ready versions, ascending.</summary>
     public IReadOnlyList<ModelVersion> Versions { get; }
+
+    internal ModelVersion[] VersionArray { get; }
 
     /// <summary>Highest ready version, or null when none is ready.</summary>
     public ModelVersion? Latest { get; }

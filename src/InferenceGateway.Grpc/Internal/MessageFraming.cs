@@ -168,7 +168,18 @@ internal static class MessageFraming
     {
         while (true)
         {
-            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            ReadResult result;
+            try
+            {
+                result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException ex) when (!settings.IsClient)
+            {
+                // Kestrel fails body reads with IOException when the client resets the stream (RST_STREAM): that is a
+                // cancellation by the client, not a server error to log.
+                throw new RpcException(new Status(StatusCode.Cancelled, "The client reset the request stream.", ex));
+            }
+
             var buffer = result.Buffer;
             if (result.IsCanceled)
             {
@@ -223,7 +234,18 @@ internal static class MessageFraming
     {
         while (true)
         {
-            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            ReadResult result;
+            try
+            {
+                result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException ex) when (!settings.IsClient)
+            {
+                // Kestrel fails body reads with IOException when the client resets the stream (RST_STREAM): that is a
+                // cancellation by the client, not a server error to log.
+                throw new RpcException(new Status(StatusCode.Cancelled, "The client reset the request stream.", ex));
+            }
+
             var buffer = result.Buffer;
             if (result.IsCanceled)
             {
