@@ -27,6 +27,12 @@ public static partial class GatewayHost
         if (printConfig)
         {
             var options = app.Services.GetRequiredService<GatewayOptions>();
+            var token = options.Admin.Token;
+            if (!string.IsNullOrEmpty(token))
+            {
+                options.Admin.Token = "(set, redacted)"; // The process exits right after; never print the secret.
+            }
+
             Console.WriteLine(JsonSerializer.Serialize(new { Gateway = options }, PrintOptions));
             return 0;
         }
