@@ -13,16 +13,18 @@ namespace InferenceGateway.Server.Services;
 /// config, hands them to the version's batcher (raw inputs without a copy, typed contents through one pooled
 /// buffer), and writes the outputs back as raw bytes or typed contents.
 /// </summary>
-public sealed class InferenceExecutor
+public sealed partial class InferenceExecutor
 {
     private readonly ModelRepository _repository;
     private readonly GatewayMetrics _metrics;
+    private readonly ILogger _logger;
 
     /// <summary>Creates the executor over the served models.</summary>
-    public InferenceExecutor(ModelRepository repository, GatewayMetrics metrics)
+    public InferenceExecutor(ModelRepository repository, GatewayMetrics metrics, ILogger<InferenceExecutor> logger)
     {
         _repository = repository;
         _metrics = metrics;
+        _logger = logger;
     }
 
     /// <summary>Resolves the version (empty = the gateway's choice), runs the request and builds the response.</summary>
@@ -40,6 +42,7 @@ public sealed class InferenceExecutor
         {
             // Unknown models are not labelled by name: a client could otherwise grow the label set without bound.
             _metrics.Record("_unknown", "", "", ex.StatusCode, start);
+            Log.CallFailed(_logger, request.Id, request.ModelName, request.ModelVersion, ex.StatusCode, ex.Status.Detail);
             throw;
         }
 
@@ -96,6 +99,15 @@ public sealed class InferenceExecutor
         catch (RpcException ex)
         {
             status = ex.StatusCode;
+            if (status == StatusCode.Internal)
+            {
+                Log.CallFailedInternal(_logger, request.Id, version.Name, version.Version, ex.Status.Detail);
+            }
+            else
+            {
+                Log.CallFailed(_logger, request.Id, version.Name, version.Version, status, ex.Status.Detail);
+            }
+
             throw;
         }
         finally
@@ -448,4 +460,14 @@ public sealed class InferenceExecutor
     }
 
     private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+
+    /// <summary>Failed calls carry the caller's request id (ModelInferRequest.id) so logs join with client traces.</summary>
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "Request {RequestId} for {Model}:{Version} failed with {StatusCode}: {Detail}", EventName = "CallFailed")]
+        public static partial void CallFailed(ILogger logger, string requestId, string model, string version, StatusCode statusCode, string detail);
+
+        [LoggerMessage(2, LogLevel.Warning, "Request {RequestId} for {Model}:{Version} failed inside the model: {Detail}", EventName = "CallFailedInternal")]
+        public static partial void CallFailedInternal(ILogger logger, string requestId, string model, string version, string detail);
+    }
 }
