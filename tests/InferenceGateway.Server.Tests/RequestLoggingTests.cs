@@ -30,6 +30,15 @@ public sealed class RequestLoggingTests
             await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
             try
             {
+                // Models load after the listeners start: wait until they are served, or the call gets NOT_FOUND.
+                var repository = app.Services.GetRequiredService<InferenceGateway.Core.Models.ModelRepository>();
+                var until = DateTime.UtcNow.AddSeconds(60);
+                while (!repository.IsReady && DateTime.UtcNow < until)
+                {
+                    await Task.Delay(20);
+                }
+
+                Assert.True(repository.IsReady, "models did not load");
                 var port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
                 using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
                 var request = KServeTests.RawRequest("fraud", "1", "features", [1, 4], [1f, 2f, 3f, 4f]);
