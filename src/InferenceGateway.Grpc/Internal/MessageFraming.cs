@@ -160,6 +160,33 @@ internal static class MessageFraming
     }
 
     /// <summary>
+    /// One read of the body. Kestrel fails server-side body reads with IOException when the client resets the stream
+    /// (RST_STREAM): that is a cancellation by the client, not a server error to log. Completes synchronously (no
+    /// allocation) when data is already buffered.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<ReadResult> ReadBodyAsync(PipeReader reader, bool isClient, CancellationToken cancellationToken)
+    {
+        ReadResult result;
+        try
+        {
+            result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex) when (!isClient)
+        {
+            throw new RpcException(new Status(StatusCode.Cancelled, "The client reset the request stream.", ex));
+        }
+
+        if (result.IsCanceled)
+        {
+            reader.AdvanceTo(result.Buffer.Start);
+            throw new OperationCanceledException("Read canceled.");
+        }
+
+        return result;
+    }
+
+    /// <summary>
     /// Reads the next message of a stream; null at a clean end of stream. Consumes the frame from the reader.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -168,24 +195,8 @@ internal static class MessageFraming
     {
         while (true)
         {
-            ReadResult result;
-            try
-            {
-                result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (IOException ex) when (!settings.IsClient)
-            {
-                // Kestrel fails body reads with IOException when the client resets the stream (RST_STREAM): that is a
-                // cancellation by the client, not a server error to log.
-                throw new RpcException(new Status(StatusCode.Cancelled, "The client reset the request stream.", ex));
-            }
-
+            var result = await ReadBodyAsync(reader, settings.IsClient, cancellationToken).ConfigureAwait(false);
             var buffer = result.Buffer;
-            if (result.IsCanceled)
-            {
-                reader.AdvanceTo(buffer.Start);
-                throw new OperationCanceledException("Read canceled.");
-            }
 
             T? message = null;
             bool found;
@@ -234,24 +245,8 @@ internal static class MessageFraming
     {
         while (true)
         {
-            ReadResult result;
-            try
-            {
-                result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (IOException ex) when (!settings.IsClient)
-            {
-                // Kestrel fails body reads with IOException when the client resets the stream (RST_STREAM): that is a
-                // cancellation by the client, not a server error to log.
-                throw new RpcException(new Status(StatusCode.Cancelled, "The client reset the request stream.", ex));
-            }
-
+            var result = await ReadBodyAsync(reader, settings.IsClient, cancellationToken).ConfigureAwait(false);
             var buffer = result.Buffer;
-            if (result.IsCanceled)
-            {
-                reader.AdvanceTo(buffer.Start);
-                throw new OperationCanceledException("Read canceled.");
-            }
 
             T message;
             try
