@@ -514,7 +514,7 @@ def tensor_json(in_name, x, out_name, y):
     return (json.dumps(doc, indent=1) + "\n").encode("ascii")
 
 
-def model_config(name, max_batch, delay_us, preferred, versions):
+def model_config(name, max_batch, delay_us, preferred, versions, instances=1, intra_op_threads=None):
     import json
 
     cfg = {
@@ -529,9 +529,11 @@ def model_config(name, max_batch, delay_us, preferred, versions):
             "default_timeout_microseconds": 0,
             "preserve_ordering": False,
         },
-        "instance_count": 1,
+        "instance_count": instances,
         "versions": versions,
     }
+    if intra_op_threads is not None:
+        cfg["intra_op_threads"] = intra_op_threads
     return (json.dumps(cfg, indent=2) + "\n").encode("ascii")
 
 
@@ -543,7 +545,8 @@ def fraud_config():
             "outputs": [{"name": "probability", "data_type": "FP32", "dims": [-1, 1]}],
             "features": list(names),
         }
-    return model_config("fraud", 128, 1000, [16, 64], versions)
+    # A few hundred flops per row: ORT's own worker threads would only add wake-ups and spinning (perf/RESULTS.md).
+    return model_config("fraud", 128, 1000, [16, 64], versions, intra_op_threads=1)
 
 
 # ---------------------------------------------------------------------------------------------

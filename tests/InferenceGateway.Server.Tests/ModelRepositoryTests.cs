@@ -122,4 +122,37 @@ public sealed class ModelRepositoryTests : IDisposable
         Assert.Contains("at least one input is required", ex.Message);
         Assert.StartsWith(path, ex.Message);
     }
+
+    [Theory]
+    [InlineData(null, null, 2)] // Neither: the gateway-wide default.
+    [InlineData(1, null, 1)] // config.json intra_op_threads.
+    [InlineData(1, 3, 3)] // Gateway:Models:<name>:IntraOpThreads wins over config.json.
+    public void Load_IntraOpThreads_ConfigJsonThenGatewayOverride(int? inConfig, int? overridden, int expected)
+    {
+        var overrides = new Dictionary<string, ModelOverrides>();
+        if (overridden is not null)
+        {
+            overrides["fraud"] = new ModelOverrides { IntraOpThreads = overridden };
+        }
+
+        var backend = new OnnxModelBackend(OnnxRuntimeEnvironment.Create(), new OrtSessionConfig { IntraOpThreads = 2 }, overrides, NullLoggerFactory.Instance);
+        var config = ModelConfig.Load(Path.Combine(_root, "fraud", "config.json"));
+        config.IntraOpThreads = inConfig;
+
+        using var model = (OnnxLoadedModel)backend.Load("fraud", "1", Path.Combine(_root, "fraud", "1", "model.onnx"), config);
+
+        Assert.Equal(expected, model.SessionConfig.IntraOpThreads);
+    }
+
+    [Fact]
+    public void ModelConfig_NegativeIntraOpThreads_IsRejectedWithTheKeyName()
+    {
+        var path = Path.Combine(_root, "fraud", "config.json");
+        var json = File.ReadAllText(path).Replace("\"intra_op_threads\": 1", "\"intra_op_threads\": -1", StringComparison.Ordinal);
+        File.WriteAllText(path, json);
+
+        var error = Assert.Throws<ModelConfigException>(() => ModelConfig.Load(path));
+
+        Assert.Contains("intra_op_threads must be between 0 and 256, was -1", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -9,6 +9,8 @@ namespace InferenceGateway.Benchmarks.Batching;
 /// Cost of the batcher itself: enqueue to completion with a runner that does nothing, so what is measured is queueing,
 /// packing, slicing, completion and the thread hops. MaxBatchSize 1 is the batching-off baseline. MaxQueueDelay is
 /// zero: a batch forms from whatever queued while the instance was busy, so no time is spent waiting on purpose.
+/// RunOnCaller false forces every request through the instance thread (two thread hand-offs per round trip);
+/// true is the default, where a request that finds the instance idle runs on its caller.
 /// </summary>
 [MemoryDiagnoser]
 public class BatcherOverheadBenchmark
@@ -27,10 +29,13 @@ public class BatcherOverheadBenchmark
     [Params(1, 64)]
     public int MaxBatchSize { get; set; }
 
+    [Params(false, true)]
+    public bool RunOnCaller { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
-        var options = new BatchingOptions { MaxBatchSize = MaxBatchSize, MaxQueueDelay = TimeSpan.Zero, MaxQueueSize = 4096 };
+        var options = new BatchingOptions { MaxBatchSize = MaxBatchSize, MaxQueueDelay = TimeSpan.Zero, MaxQueueSize = 4096, RunOnCallerWhenIdle = RunOnCaller };
         _batcher = new DynamicBatcher(
             "bench",
             "1",

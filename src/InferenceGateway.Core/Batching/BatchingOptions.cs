@@ -52,6 +52,15 @@ public sealed class BatchingOptions
     /// <summary>Execution instances: each runs batches on its own thread with its own runner and buffers.</summary>
     public int InstanceCount { get; set; } = 1;
 
+    /// <summary>
+    /// Run a request on the calling thread when it would be released at once anyway (queue empty, an instance idle,
+    /// and no reason to wait: <see cref="MaxQueueDelay"/> is zero, or the request alone fills a preferred or the
+    /// maximum batch size). It skips two thread hand-offs (caller to instance thread and back), the largest fixed
+    /// cost of a small model's call. Batches formed from a queue still run on the instance threads. Ignored with
+    /// <see cref="PreserveOrdering"/>. On by default.
+    /// </summary>
+    public bool RunOnCallerWhenIdle { get; set; } = true;
+
     /// <summary>Every problem with these options (empty when they are valid).</summary>
     public List<string> Validate()
     {

@@ -35,6 +35,11 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     // SpinWait iterations an instance spends looking for work before it blocks (about tens of microseconds).
     private const int IdleSpins = 30;
 
+    // How long a caller that ran its own request (RunOnCaller) keeps running batches that queued meanwhile before it
+    // hands the queue to the instance threads: long enough to absorb a burst on a small model without a thread
+    // hand-off, short enough that the caller's own response is not held up behind a large model's batches.
+    private static readonly TimeSpan CallerDrainBudget = TimeSpan.FromMicroseconds(50);
+
     private readonly object _gate = new();
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -52,6 +57,9 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private readonly int _maxQueueSize;
     private readonly int _defaultLevel;
     private readonly bool _preserveOrdering;
+    private readonly bool _runOnCaller;
+    private readonly long _callerDrainTicks;
+    private int _claimedIdle;
 
     // Queue: one intrusive doubly linked list per priority level, so cancellation and expiry unlink in O(1).
     private readonly BatchRequest?[] _heads;
@@ -145,6 +153,8 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         _maxQueueSize = options.MaxQueueSize;
         _defaultLevel = options.DefaultPriority - 1;
         _preserveOrdering = options.PreserveOrdering;
+        _runOnCaller = options.RunOnCallerWhenIdle && !options.PreserveOrdering;
+        _callerDrainTicks = ToTimestampTicks(CallerDrainBudget);
         _heads = new BatchRequest?[options.PriorityLevels];
         _tails = new BatchRequest?[options.PriorityLevels];
 
@@ -280,8 +290,10 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     }
 
     /// <summary>
-    /// Queues <paramref name="request"/> and completes when its outputs are written (or it failed). Never blocks:
-    /// a full queue answers <see cref="BatchFailureReason.QueueFull"/> at once. The task must be awaited exactly once.
+    /// Queues <paramref name="request"/> and completes when its outputs are written (or it failed). Never waits for
+    /// other work: a full queue answers <see cref="BatchFailureReason.QueueFull"/> at once. With
+    /// <see cref="BatchingOptions.RunOnCallerWhenIdle"/>, a request that would run at once on an idle instance runs on
+    /// the calling thread and the task is complete on return. The task must be awaited exactly once.
     /// </summary>
     /// <exception cref="InvalidOperationException">The request is not rented, or already enqueued.</exception>
     public ValueTask<BatchResult> EnqueueAsync(BatchRequest request)
@@ -326,6 +338,11 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         request.EnqueuedAt = now;
         request.DeadlineAt = deadline;
         request.Level = request.Priority == 0 ? _defaultLevel : Math.Min(request.Priority, _heads.Length) - 1;
+        if (_runOnCaller && ReleasesAtOnce(request.Rows) && Volatile.Read(ref _queuedCount) == 0 && TryClaimIdleInstance(request) is { } idle)
+        {
+            return RunOnCaller(idle, request);
+        }
+
         if (token.CanBeCanceled)
         {
             // Registered before queueing so a completion can never race the assignment; a callback that fires
@@ -363,7 +380,8 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                     ArmDeadline(deadline, now);
                 }
 
-                if (_waiting > 0)
+                // Instances held by a caller (RunOnCaller) are not idle: that caller runs or hands over what queues.
+                if (_waiting - _claimedIdle > 0)
                 {
                     // Wake an idle instance only when a batch may be ready; otherwise it would sleep again at once.
                     if (_delayTicks == 0 || _queuedRows >= _minReadyRows)
@@ -389,6 +407,123 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         }
 
         return new ValueTask<BatchResult>(request, request.Version);
+    }
+
+    /// <summary>
+    /// True when a request of <paramref name="rows"/> rows, alone in the queue, would be released at once: no delay
+    /// configured, or it fills the largest batch, or its size is a preferred one (see <see cref="TryFormBatch"/>).
+    /// </summary>
+    private bool ReleasesAtOnce(int rows) => _delayTicks == 0 || rows >= _maxRows || _isPreferred[rows];
+
+    /// <summary>
+    /// Under the queue lock: if nothing is queued and an instance is idle, reserves that instance for the caller
+    /// and marks <paramref name="request"/> taken. Returns null when the request must queue.
+    /// </summary>
+    private Instance? TryClaimIdleInstance(BatchRequest request)
+    {
+        lock (_gate)
+        {
+            if (_stopping || _queuedCount != 0)
+            {
+                return null;
+            }
+
+            foreach (var instance in _instances)
+            {
+                if (!instance.Running && !instance.ClaimedByCaller)
+                {
+                    instance.ClaimedByCaller = true;
+                    if (instance.IdleWaiting)
+                    {
+                        // Its thread sleeps; keep wake-ups meant for idle instances away from it while it is held.
+                        instance.CountedClaimedIdle = true;
+                        _claimedIdle++;
+                    }
+
+                    request.State = BatchRequest.StateTaken;
+                    return instance;
+                }
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="request"/> as a batch of one on the calling thread with an instance reserved by
+    /// <see cref="TryClaimIdleInstance"/>, then runs what queued meanwhile for up to <see cref="CallerDrainBudget"/>
+    /// (no thread hand-off for a burst on a small model), then hands the instance back. The returned task is already
+    /// complete.
+    /// </summary>
+    private ValueTask<BatchResult> RunOnCaller(Instance instance, BatchRequest request)
+    {
+        var version = request.Version;
+        var members = instance.Members;
+        var budgetEnd = _time.GetTimestamp() + _callerDrainTicks;
+        members[0] = request;
+        var count = 1;
+        var rows = request.Rows;
+        try
+        {
+            while (true)
+            {
+                Execute(instance, count, rows);
+                BatchRequest? expired = null;
+                count = 0;
+                lock (_gate)
+                {
+                    var now = _time.GetTimestamp();
+                    if (!_stopping && _queuedCount > 0 && now < budgetEnd)
+                    {
+                        count = TryFormBatch(now, members, ref expired, out rows, out _);
+                    }
+
+                    if (count == 0)
+                    {
+                        ReleaseClaim(instance);
+                    }
+                }
+
+                FailChain(expired, BatchFailureReason.DeadlineExceeded, DeadlineMessage);
+                if (count == 0)
+                {
+                    break;
+                }
+            }
+        }
+        catch
+        {
+            // Execute catches runner failures; only a bug gets here. Never leave the instance held.
+            lock (_gate)
+            {
+                if (instance.ClaimedByCaller)
+                {
+                    ReleaseClaim(instance);
+                }
+            }
+
+            throw;
+        }
+
+        return new ValueTask<BatchResult>(request, version);
+    }
+
+    /// <summary>Under the queue lock: gives a caller-held instance back to its thread.</summary>
+    private void ReleaseClaim(Instance instance)
+    {
+        instance.ClaimedByCaller = false;
+        if (instance.CountedClaimedIdle)
+        {
+            instance.CountedClaimedIdle = false;
+            _claimedIdle--;
+        }
+
+        // Its thread waits for the caller (Parked), or work is left that a sleeping instance must judge (run it now,
+        // or arm the delay timer for it).
+        if (instance.Parked || (_queuedCount > 0 && _waiting > 0))
+        {
+            Monitor.PulseAll(_gate);
+        }
     }
 
     /// <summary>
@@ -621,13 +756,30 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                 var spin = false;
                 lock (_gate)
                 {
+                    instance.Running = false;
                     while (true)
                     {
+                        if (instance.ClaimedByCaller)
+                        {
+                            // A caller runs on this instance (RunOnCaller); it pulses when done. Pass on a wake-up
+                            // meant for an idle instance, which this one is not.
+                            if (_queuedCount > 0 && _waiting - _claimedIdle > 0)
+                            {
+                                Monitor.Pulse(_gate);
+                            }
+
+                            instance.Parked = true;
+                            Monitor.Wait(_gate);
+                            instance.Parked = false;
+                            continue;
+                        }
+
                         var now = _time.GetTimestamp();
                         count = TryFormBatch(now, members, ref expired, out rows, out var wakeAt);
                         if (count > 0)
                         {
-                            if (_queuedCount > 0 && _waiting > 0)
+                            instance.Running = true;
+                            if (_queuedCount > 0 && _waiting - _claimedIdle > 0)
                             {
                                 // Let an idle instance judge what is left (run it, or arm the delay timer for it).
                                 Monitor.Pulse(_gate);
@@ -659,8 +811,15 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                         }
 
                         _waiting++;
+                        instance.IdleWaiting = true;
                         Monitor.Wait(_gate);
+                        instance.IdleWaiting = false;
                         _waiting--;
+                        if (instance.CountedClaimedIdle)
+                        {
+                            instance.CountedClaimedIdle = false;
+                            _claimedIdle--;
+                        }
                     }
                 }
 
@@ -1022,5 +1181,20 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         public DynamicBatcher? Owner { get; set; }
 
         public Thread? Thread { get; set; }
+
+        /// <summary>Its thread is running a batch (under the queue lock).</summary>
+        public bool Running { get; set; }
+
+        /// <summary>A caller is running a request on it (under the queue lock); see RunOnCaller.</summary>
+        public bool ClaimedByCaller { get; set; }
+
+        /// <summary>Its thread waits for the caller holding it to finish (under the queue lock).</summary>
+        public bool Parked { get; set; }
+
+        /// <summary>Its thread sleeps waiting for work (under the queue lock).</summary>
+        public bool IdleWaiting { get; set; }
+
+        /// <summary>Counted in the batcher's claimed-while-idle count (under the queue lock).</summary>
+        public bool CountedClaimedIdle { get; set; }
     }
 }

@@ -24,6 +24,13 @@ public sealed class ModelConfig
     /// <summary>Number of execution instances (parallel runners) per version.</summary>
     public int InstanceCount { get; set; } = 1;
 
+    /// <summary>
+    /// ONNX Runtime intra-op threads per instance (Triton's ORT backend parameter <c>intra_op_thread_count</c>);
+    /// absent uses the gateway-wide <c>Gateway:OnnxRuntime:IntraOpThreads</c>. 1 keeps a small model on the calling
+    /// thread: no worker thread to wake or to spin after each run.
+    /// </summary>
+    public int? IntraOpThreads { get; set; }
+
     /// <summary>Per-version tensors and feature lists, keyed by version number.</summary>
     public Dictionary<string, VersionConfig> Versions { get; set; } = [];
 
@@ -96,6 +103,11 @@ public sealed class ModelConfig
             errors.Add($"instance_count must be between 1 and 64, was {InstanceCount}");
         }
 
+        if (IntraOpThreads is < 0 or > 256)
+        {
+            errors.Add($"intra_op_threads must be between 0 and 256, was {IntraOpThreads}");
+        }
+
         DynamicBatching?.Validate(MaxBatchSize, errors);
 
         foreach (var (version, versionConfig) in Versions)
@@ -137,6 +149,12 @@ public sealed class DynamicBatchingConfig
 
     /// <summary>Complete responses in arrival order even with several instances.</summary>
     public bool PreserveOrdering { get; set; }
+
+    /// <summary>
+    /// Run a request on the caller's thread when it would be released at once anyway (see
+    /// <see cref="Batching.BatchingOptions.RunOnCallerWhenIdle"/>). Not a Triton knob; on by default.
+    /// </summary>
+    public bool RunOnCallerWhenIdle { get; set; } = true;
 
     internal void Validate(int maxBatchSize, List<string> errors)
     {

@@ -422,6 +422,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
         batching.MaxQueueDelayMicroseconds = overrides.MaxQueueDelayMicroseconds ?? batching.MaxQueueDelayMicroseconds;
         batching.MaxQueueSize = overrides.MaxQueueSize ?? batching.MaxQueueSize;
         batching.PreferredBatchSize = overrides.PreferredBatchSize ?? batching.PreferredBatchSize;
+        batching.RunOnCallerWhenIdle = overrides.RunOnCallerWhenIdle ?? batching.RunOnCallerWhenIdle;
         if (overrides.MaxBatchSize is { } max)
         {
             // Preferred sizes above the new maximum no longer apply.
@@ -447,6 +448,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
             DefaultTimeout = TimeSpan.FromMicroseconds(batching?.DefaultTimeoutMicroseconds ?? 0),
             PreserveOrdering = batching?.PreserveOrdering ?? false,
             InstanceCount = config.InstanceCount,
+            RunOnCallerWhenIdle = batching?.RunOnCallerWhenIdle ?? true,
         };
     }
 

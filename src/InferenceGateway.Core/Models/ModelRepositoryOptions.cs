@@ -64,6 +64,9 @@ public sealed class ModelOverrides
     /// <summary>Overrides instance_count.</summary>
     public int? InstanceCount { get; set; }
 
+    /// <summary>Overrides dynamic_batching.run_on_caller_when_idle.</summary>
+    public bool? RunOnCallerWhenIdle { get; set; }
+
     /// <summary>Intra-op threads per ONNX Runtime session; 0 lets ORT choose.</summary>
     public int? IntraOpThreads { get; set; }
 

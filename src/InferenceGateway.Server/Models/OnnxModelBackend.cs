@@ -24,10 +24,14 @@ public sealed class OnnxModelBackend : IModelBackend
     /// <inheritdoc />
     public ILoadedModel Load(string modelName, string version, string modelPath, ModelConfig config)
     {
+        // Gateway config override first, then the model's config.json, then the gateway-wide default.
         var sessionConfig = _sessionConfig;
-        if (_overrides.TryGetValue(modelName, out var overrides) && overrides.IntraOpThreads is { } threads)
+        var threads = _overrides.TryGetValue(modelName, out var overrides) && overrides.IntraOpThreads is { } overridden
+            ? overridden
+            : config.IntraOpThreads;
+        if (threads is { } intraOp)
         {
-            sessionConfig = sessionConfig with { IntraOpThreads = threads };
+            sessionConfig = sessionConfig with { IntraOpThreads = intraOp };
         }
 
         return new OnnxLoadedModel(_environment, modelPath, sessionConfig, config.MaxBatchSize > 0, _loggerFactory.CreateLogger<InferenceSession>());
@@ -87,6 +91,9 @@ internal sealed class OnnxLoadedModel : ILoadedModel
     public IReadOnlyList<TensorMetadata> Inputs { get; }
 
     public IReadOnlyList<TensorMetadata> Outputs { get; }
+
+    /// <summary>The session options every instance of this model is created with.</summary>
+    internal OrtSessionConfig SessionConfig => _config;
 
     public string ExecutionProvider => _first.ExecutionProvider.ToString().ToUpperInvariant();
 

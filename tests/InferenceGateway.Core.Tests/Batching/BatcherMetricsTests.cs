@@ -28,7 +28,7 @@ public sealed class BatcherMetricsTests
 
         using var gate = new ManualResetEventSlim();
         var metrics = new BatcherMetrics(meter);
-        await using (var h = new BatcherHarness(new BatchingOptions { MaxBatchSize = 1, MaxQueueSize = 1 }, metrics: metrics))
+        await using (var h = new BatcherHarness(new BatchingOptions { MaxBatchSize = 1, MaxQueueSize = 1, RunOnCallerWhenIdle = false }, metrics: metrics))
         {
             h.Log.OnRun = b => { if (b.Inputs[0] == 0) { gate.Wait(BatcherHarness.Timeout); } };
             var running = h.Submit(0);

@@ -8,7 +8,9 @@ public sealed class DynamicBatcherTests
 
     private static BatchingOptions Options(int maxBatchSize, TimeSpan delay, Action<BatchingOptions>? configure = null)
     {
-        var options = new BatchingOptions { MaxBatchSize = maxBatchSize, MaxQueueDelay = delay, MaxQueueSize = 64 };
+        // Most tests block the fake runner to hold work in the queue, so requests always go through the instance
+        // threads here; RunOnCallerTests cover the caller-thread path.
+        var options = new BatchingOptions { MaxBatchSize = maxBatchSize, MaxQueueDelay = delay, MaxQueueSize = 64, RunOnCallerWhenIdle = false };
         configure?.Invoke(options);
         return options;
     }
