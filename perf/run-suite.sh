@@ -10,7 +10,8 @@
 #                  plus a concurrency sweep 1,4,16,64 each -> throughput ratio, p99s, latency-vs-throughput SVG
 #
 # Knobs (environment): SCENARIOS="ort transport batching" runs a subset; QUICK=1 shortens every run (to check the
-# script, not for numbers); SKIP_BUILD=1 uses existing Release binaries. Every process started here is stopped on
+# script, not for numbers); SKIP_BUILD=1 uses existing Release binaries; REPORT_ONLY=1 rewrites RESULTS.md from the
+# files of the last run in perf/results (after a change to the report template) without running anything. Every process started here is stopped on
 # exit; every load run is bounded by duration or count; load goes to 127.0.0.1 only. Full suite: ~10 min on 2 cores.
 set -euo pipefail
 
@@ -27,6 +28,11 @@ results="perf/results"
 server_dll="src/InferenceGateway.Server/bin/$CONFIG/net10.0/InferenceGateway.Server.dll"
 load_dll="perf/InferenceGateway.LoadTest/bin/$CONFIG/net10.0/ig-load.dll"
 
+if [ "${REPORT_ONLY:-0}" = "1" ]; then
+  SKIP_BUILD=1
+  # shellcheck disable=SC1091
+  . "$results/run-info.env" # started_utc, commit, elapsed, SCENARIOS and QUICK of the run being reported
+fi
 if [ "$QUICK" = "1" ]; then
   long=4s; sweep_step=2s; warm=1s; h2_warm=5000; h2_dur=2s; rounds=1; check_dur=3s; ort_timeout=240
 else
@@ -34,13 +40,15 @@ else
 fi
 
 mkdir -p "$results"
-rm -f "$results"/*.json "$results"/*.csv "$results"/*.svg "$results"/*.txt "$results"/*.md "$results"/*.log "$results"/*.bin
+[ "${REPORT_ONLY:-0}" = "1" ] || rm -f "$results"/*.json "$results"/*.csv "$results"/*.svg "$results"/*.txt "$results"/*.md "$results"/*.log "$results"/*.bin
 commands="$results/commands.txt"
 status="$results/status.txt"
-: > "$commands"
-: > "$status"
-started_utc="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-SECONDS=0
+if [ "${REPORT_ONLY:-0}" != "1" ]; then
+  : > "$commands"
+  : > "$status"
+  started_utc="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  SECONDS=0
+fi
 
 # --- process bookkeeping ------------------------------------------------------------------------------------
 pids=()
@@ -296,6 +304,24 @@ scenario_batching() {
       batching_round on "$r" "$on_url" "$on_admin" || failed=1
     fi
   done
+  # The same comparison with h2load as the client (one pre-built ModelInfer frame, 64 streams): the cheapest client
+  # there is, so the most of the two shared cores is left to the gateway. This is the saturation figure compared with
+  # the ORT ceiling; ig-load's rows above include its own gRPC client's work on the same cores.
+  local frame="$results/bench-mlp-payload.bin" path="/inference.GRPCInferenceService/ModelInfer"
+  if ig_load payload --model bench_mlp --version 1 --out "$frame"; then
+    for r in $(seq 1 "$rounds"); do
+      for v in $([ $((r % 2)) = 1 ] && echo on off || echo off on); do
+        local url="$on_url" admin="$on_admin"
+        [ "$v" = off ] && url="$off_url" admin="$off_admin"
+        curl -sf "http://127.0.0.1:$admin/metrics" > "$results/batching-h2load-$v-r$r-before.txt" || failed=1
+        run "$H2LOAD" -D "$long" -c 4 -m 16 -d "$frame" -H 'content-type: application/grpc' -H 'te: trailers' "$url$path" \
+          > "$results/batching-h2load-$v-r$r.txt" 2>&1 || failed=1
+        curl -sf "http://127.0.0.1:$admin/metrics" > "$results/batching-h2load-$v-r$r-after.txt" || failed=1
+      done
+    done
+  else
+    failed=1
+  fi
   ig_load run --target kserve --url "$on_url" --model bench_mlp --version 1 --concurrency 1,4,16,64 \
     --warmup 2s --duration "$sweep_step" --label batching-on --quiet \
     --json "$results/batching-on.json" --csv "$results/batching-on.csv" || failed=1
@@ -311,7 +337,7 @@ scenario_batching() {
   if [ "$failed" = 0 ]; then note_status batching ok; else note_status batching "FAILED (see logs in results/)"; fi
 }
 
-for s in $SCENARIOS; do
+[ "${REPORT_ONLY:-0}" = "1" ] || for s in $SCENARIOS; do
   case "$s" in
     ort) scenario_ort ;;
     batcher) scenario_batcher ;;
@@ -329,8 +355,12 @@ machine_mem="$(free -h | awk '/^Mem:/ {print $2}')"
 machine_kernel="$(uname -sr)"
 dotnet_version="$(dotnet --version 2>/dev/null || echo unknown)"
 h2load_version="$("$H2LOAD" --version 2>/dev/null | head -n 1 || echo unknown)"
-commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-elapsed="$SECONDS"
+if [ "${REPORT_ONLY:-0}" != "1" ]; then
+  commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  elapsed="$SECONDS"
+  printf 'started_utc=%q\ncommit=%q\nelapsed=%q\nSCENARIOS=%q\nQUICK=%q\n' "$started_utc" "$commit" "$elapsed" "$SCENARIOS" "$QUICK" \
+    > "$results/run-info.env"
+fi
 
 export RS_RESULTS="$results" RS_STARTED="$started_utc" RS_CPU="$machine_cpu" RS_CORES="$machine_cores" RS_MEM="$machine_mem" \
   RS_KERNEL="$machine_kernel" RS_DOTNET="$dotnet_version" RS_H2LOAD="$h2load_version" RS_COMMIT="$commit" \
@@ -402,8 +432,9 @@ w("")
 w("## (a2) Batcher overhead per request (BenchmarkDotNet, no-op runner, no sockets)")
 w("")
 w("Enqueue to completion through `DynamicBatcher` with a runner that does nothing, max queue delay 0. With 64 "
-  "concurrent callers the figure is the batcher's own cost per request; with 1 caller it is a full round trip "
-  "through two thread handoffs (caller -> instance thread -> caller), i.e. wake-up latency, not work.")
+  "concurrent callers the figure is the batcher's own cost per request. With 1 caller and `RunOnCaller` False it is "
+  "a full round trip through two thread hand-offs (caller -> instance thread -> caller), i.e. wake-up latency, not "
+  "work; with `RunOnCaller` True (the default) the lone request finds the instance idle and runs on its caller.")
 w("")
 md = read("batcher-overhead.md")
 w(md.strip() if md else "_Not run or failed; see `perf/results/status.txt`._")
@@ -506,8 +537,8 @@ def metric_values(name):
         values[key.split("{", 1)[0]] = float(value)
     return values
 
-def batch_stats(v, r):
-    before, after = metric_values(f"batching-{v}-r{r}-before.txt"), metric_values(f"batching-{v}-r{r}-after.txt")
+def batch_stats(v, r, prefix="batching"):
+    before, after = metric_values(f"{prefix}-{v}-r{r}-before.txt"), metric_values(f"{prefix}-{v}-r{r}-after.txt")
     def delta(k):
         return after.get(k, 0.0) - before.get(k, 0.0)
     batches = delta("gateway_batcher_batch_size_count")
@@ -579,9 +610,51 @@ if on_rps and mb:
         w(f"Inside the gateway one batch of {mb:.1f} rows took {mc:.2f} ms of ORT time (median), against "
           f"{alone_ms:.2f} ms for ORT alone at the same rate per row as batch {near}: {mc / alone_ms:.2f}x. "
           "ORT's two intra-op threads share the two cores with Kestrel, the protobuf work and the load client, so "
-          "they run slower than in the quiet in-process benchmark, and the batch waits while its requests' responses "
-          "go out and the next requests come in.")
+          "they run slower than in the quiet in-process benchmark.")
         w("")
+        busy = mc / 1000 * on_rps / mb
+        w(f"**ORT was busy {100 * busy:.0f} % of the wall time** ({on_rps / mb:.0f} batches/s x {mc:.2f} ms). The rest "
+          "is the turnaround between batches: with 64 closed-loop clients and one instance, a batch's responses go out "
+          "and the next requests come in (HTTP/2, protobuf, the client's own work, all on the same two cores) while "
+          "ORT waits. Gateway / ORT ~= busy share / per-batch slowdown.")
+        w("")
+w("### Saturation with h2load as the client")
+w("")
+w(f"The same two gateways driven by h2load (4 connections x 16 streams = 64 in flight, one pre-built ModelInfer frame "
+  f"of one bench_mlp row, {os.environ['RS_LONG']} per run, {ROUNDS} rounds, order alternating). h2load costs a few "
+  "microseconds per request, so this is the gateway's own saturation throughput on these cores; it is the figure "
+  "compared with the ORT ceiling.")
+w("")
+w("| round | batching | req/s | failed | batch | ORT ms/batch |")
+w("|---:|---|---:|---:|---:|---:|")
+hruns = {"on": [], "off": []}
+for r in range(1, ROUNDS + 1):
+    for v in ("on", "off"):
+        h = h2load(f"batching-h2load-{v}-r{r}.txt")
+        b = batch_stats(v, r, prefix="batching-h2load")
+        hruns[v].append((h, b))
+        if h and "rps" in h:
+            w(f"| {r} | {v} | {fmt(h['rps'])} | {h['failed']} | {fmt(b and b['batch'])} | {fmt(b and b['compute_ms'], 2)} |")
+        else:
+            w(f"| {r} | {v} | n/a | | | |")
+w("")
+hon = median([h["rps"] for h, b in hruns["on"] if h and "rps" in h])
+hoff = median([h["rps"] for h, b in hruns["off"] if h and "rps" in h])
+hb = median([b["batch"] for h, b in hruns["on"] if b])
+hc = median([b["compute_ms"] for h, b in hruns["on"] if b])
+w(f"Medians: on {fmt(hon)} req/s, off {fmt(hoff)} req/s: **on / off {ratio(hon, hoff)}** with h2load.")
+w("")
+if hon and hb:
+    near = min((32, 64, 128), key=lambda b: abs(b - hb))
+    o = ort_rows_per_s("bench_mlp", near)
+    w(f"**Gateway at saturation (h2load, median {fmt(hon, 0)} rows/s, batches of {hb:.1f} rows) / ORT alone at batch "
+      f"{near} ({fmt(o, 0)} rows/s): {ratio(hon, o)}.**")
+    if o and hc:
+        busy = hc / 1000 * hon / hb
+        w(f"ORT time per batch in the gateway {hc:.2f} ms vs {1000 * hb / o:.2f} ms alone at that rate per row "
+          f"({hc / (1000 * hb / o):.2f}x); ORT busy {100 * busy:.0f} % of the wall time.")
+    w("")
+
 o1, o64 = ort_rows_per_s("bench_mlp", 1), ort_rows_per_s("bench_mlp", 64)
 if o1 and o64:
     w(f"**How much batching can give here.** ORT alone runs bench_mlp at {fmt(o1, 0)} rows/s at batch 1 and "
