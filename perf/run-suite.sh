@@ -423,6 +423,13 @@ w("Client and server share these cores, so absolute numbers understate a dedicat
   "cores: near 100 % would mean the client, not the server, was the limit.")
 w("")
 
+notes = read("notes.md")
+if notes:
+    w("## Notes on this run")
+    w("")
+    w(notes.strip())
+    w("")
+
 w("## (a) ONNX Runtime ceiling (BenchmarkDotNet, no gateway)")
 w("")
 md = read("ort-throughput.md")
