@@ -245,6 +245,12 @@ class Checks:
         # 20 ms per 128-row batch here) for well over the 100 ms it is given to arrive. It goes on its own connection
         # so that its request is not stuck behind the others' 16 MiB of DATA frames when it is cancelled.
         ahead = [self.infer_future(request) for _ in range(64)]
+        # Send the victim only once the server holds work ahead of it: the 16 MiB ahead take a while to upload, and a
+        # victim that overtook them would finish before it is cancelled.
+        deadline = time.monotonic() + TIMEOUT
+        while (self.server_metric("gateway_batcher_queue_depth", model="bench_mlp", version="1") < 16
+               and time.monotonic() < deadline):
+            time.sleep(0.005)
         with grpc.insecure_channel(self.target, options=[("grpc.use_local_subchannel_pool", 1)]) as own:
             grpc.channel_ready_future(own).result(timeout=TIMEOUT)
             victim = own.unary_unary(SERVICE + "ModelInfer", request_serializer=lambda m: m.SerializeToString(),
@@ -272,18 +278,22 @@ class Checks:
         return ("future.cancel() -> FutureCancelledError, code CANCELLED; server recorded it as Cancelled; "
                 "64 other calls and a follow-up call OK")
 
-    def server_count(self, model, version, status):
-        """gateway_requests_total for one model version and status, from the admin port's Prometheus text."""
+    def server_metric(self, name, **labels):
+        """Sum of one metric family's samples whose labels include `labels`, from the admin port's Prometheus text."""
         with urllib.request.urlopen(f"http://{self.admin}/metrics", timeout=TIMEOUT) as response:
             text = response.read().decode("utf-8")
-        wanted = {f'model="{model}"', f'version="{version}"', f'status="{status}"'}
+        wanted = {f'{k}="{v}"' for k, v in labels.items()}
         total = 0.0
         for line in text.splitlines():
-            if line.startswith("gateway_requests_total{"):
-                labels, _, value = line.rpartition(" ")
-                if wanted <= set(labels[labels.index("{") + 1:labels.rindex("}")].split(",")):
+            if line.startswith(name + "{"):
+                sample, _, value = line.rpartition(" ")
+                if wanted <= set(sample[sample.index("{") + 1:sample.rindex("}")].split(",")):
                     total += float(value)
         return total
+
+    def server_count(self, model, version, status):
+        """gateway_requests_total for one model version and status."""
+        return self.server_metric("gateway_requests_total", model=model, version=version, status=status)
 
     # ---- 6. oversized message -----------------------------------------------------------------------------------
 
