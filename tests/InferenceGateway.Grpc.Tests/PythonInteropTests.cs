@@ -6,6 +6,7 @@ using InferenceGateway.Contracts.Health;
 using InferenceGateway.Contracts.Reflection;
 using InferenceGateway.Grpc.Tests.Infrastructure;
 using InferenceGateway.Grpc.Tests.Protos;
+using InferenceGateway.Tests.Interop;
 using ServingStatus = InferenceGateway.Contracts.Health.HealthCheckResponse.Types.ServingStatus;
 
 namespace InferenceGateway.Grpc.Tests;
@@ -26,7 +27,7 @@ public sealed class PythonInteropTests : IClassFixture<GrpcServerFixture>
         var descriptors = Path.Combine(Path.GetTempPath(), $"ig-grpc-interop-{Guid.NewGuid():N}.pb");
         try
         {
-            WriteDescriptorSet(descriptors, HealthReflection.Descriptor, ReflectionReflection.Descriptor, GrpcTestReflection.Descriptor);
+            DescriptorSets.Write(descriptors, HealthReflection.Descriptor, ReflectionReflection.Descriptor, GrpcTestReflection.Descriptor);
             var script = Path.Combine(AppContext.BaseDirectory, "interop", "interop_client.py");
             var (exitCode, stdout, stderr) = await RunAsync(Python, [script, "--target", $"127.0.0.1:{_server.Port}", "--descriptors", descriptors]);
             Assert.True(exitCode == 0, $"python exited {exitCode}: {stderr}");
@@ -55,37 +56,6 @@ public sealed class PythonInteropTests : IClassFixture<GrpcServerFixture>
         {
             File.Delete(descriptors);
         }
-    }
-
-    /// <summary>
-    /// Writes a FileDescriptorSet with the files and their dependencies (dependencies first) from generated C#
-    /// descriptors, for interop/grpc_interop.py's load_messages.
-    /// </summary>
-    internal static void WriteDescriptorSet(string path, params FileDescriptor[] files)
-    {
-        var set = new FileDescriptorSet();
-        var seen = new HashSet<string>();
-        void Add(FileDescriptor file)
-        {
-            if (!seen.Add(file.Name))
-            {
-                return;
-            }
-
-            foreach (var dependency in file.Dependencies)
-            {
-                Add(dependency);
-            }
-
-            set.File.Add(FileDescriptorProto.Parser.ParseFrom(file.SerializedData));
-        }
-
-        foreach (var file in files)
-        {
-            Add(file);
-        }
-
-        File.WriteAllBytes(path, set.ToByteArray());
     }
 
     private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string fileName, string[] arguments)

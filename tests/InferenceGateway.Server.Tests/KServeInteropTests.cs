@@ -6,6 +6,7 @@ using Google.Protobuf.Reflection;
 using InferenceGateway.Contracts.Health;
 using InferenceGateway.Contracts.Inference;
 using InferenceGateway.Contracts.Reflection;
+using InferenceGateway.Tests.Interop;
 
 namespace InferenceGateway.Server.Tests;
 
@@ -64,37 +65,6 @@ public sealed class KServeInteropTests(KServeInteropFixture fixture) : IClassFix
         Assert.True(failures.Length == 0, "failed checks:" + Environment.NewLine + string.Join(Environment.NewLine, failures));
         Assert.True(run.ExitCode == 0, run.Describe($"python exited {run.ExitCode}"));
         Assert.Equal(Names.Order(StringComparer.Ordinal), run.Checks.Keys.Order(StringComparer.Ordinal));
-    }
-
-    /// <summary>
-    /// Writes a FileDescriptorSet with the files and their dependencies (dependencies first) from generated C#
-    /// descriptors, for interop/grpc_interop.py's load_messages.
-    /// </summary>
-    internal static void WriteDescriptorSet(string path, params FileDescriptor[] files)
-    {
-        var set = new FileDescriptorSet();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        void Add(FileDescriptor file)
-        {
-            if (!seen.Add(file.Name))
-            {
-                return;
-            }
-
-            foreach (var dependency in file.Dependencies)
-            {
-                Add(dependency);
-            }
-
-            set.File.Add(FileDescriptorProto.Parser.ParseFrom(file.SerializedData));
-        }
-
-        foreach (var file in files)
-        {
-            Add(file);
-        }
-
-        File.WriteAllBytes(path, set.ToByteArray());
     }
 }
 
@@ -155,7 +125,7 @@ public sealed class InteropRun
         var descriptors = Path.Combine(Path.GetTempPath(), $"ig-kserve-interop-{Guid.NewGuid():N}.pb");
         try
         {
-            KServeInteropTests.WriteDescriptorSet(descriptors, GrpcServiceReflection.Descriptor, HealthReflection.Descriptor, ReflectionReflection.Descriptor);
+            DescriptorSets.Write(descriptors, GrpcServiceReflection.Descriptor, HealthReflection.Descriptor, ReflectionReflection.Descriptor);
             var script = Path.Combine(AppContext.BaseDirectory, "interop", "kserve_interop.py");
             var (exitCode, stdout, stderr, timedOut) = await RunProcessAsync(
                 python, [script, "--target", $"127.0.0.1:{grpcPort}", "--descriptors", descriptors, "--models", RepoPaths.Models, "--admin", $"127.0.0.1:{adminPort}"],
