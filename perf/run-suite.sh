@@ -282,6 +282,9 @@ batching_round() {
   curl -sf "http://127.0.0.1:$admin/metrics" > "$results/batching-$v-r$r-after.txt" || return 1
 }
 
+# turns ROUND: the order in which the two gateways take their turn in that round (alternating).
+turns() { if [ $(($1 % 2)) = 1 ]; then echo on off; else echo off on; fi; }
+
 scenario_batching() {
   local failed=0 r
   # Both gateways run for the whole scenario (the idle one costs nothing measurable) and take turns, alternating
@@ -296,13 +299,10 @@ scenario_batching() {
   fi
   local off_pid="$GW_PID" off_url="http://127.0.0.1:$GW_PORT" off_admin="$GW_ADMIN"
   for r in $(seq 1 "$rounds"); do
-    if [ $((r % 2)) = 1 ]; then
-      batching_round on "$r" "$on_url" "$on_admin" || failed=1
-      batching_round off "$r" "$off_url" "$off_admin" || failed=1
-    else
-      batching_round off "$r" "$off_url" "$off_admin" || failed=1
-      batching_round on "$r" "$on_url" "$on_admin" || failed=1
-    fi
+    for v in $(turns "$r"); do
+      if [ "$v" = on ]; then batching_round on "$r" "$on_url" "$on_admin" || failed=1
+      else batching_round off "$r" "$off_url" "$off_admin" || failed=1; fi
+    done
   done
   # The same comparison with h2load as the client (one pre-built ModelInfer frame, 64 streams): the cheapest client
   # there is, so the most of the two shared cores is left to the gateway. This is the saturation figure compared with
@@ -310,7 +310,7 @@ scenario_batching() {
   local frame="$results/bench-mlp-payload.bin" path="/inference.GRPCInferenceService/ModelInfer"
   if ig_load payload --model bench_mlp --version 1 --out "$frame"; then
     for r in $(seq 1 "$rounds"); do
-      for v in $([ $((r % 2)) = 1 ] && echo on off || echo off on); do
+      for v in $(turns "$r"); do
         local url="$on_url" admin="$on_admin"
         [ "$v" = off ] && url="$off_url" admin="$off_admin"
         curl -sf "http://127.0.0.1:$admin/metrics" > "$results/batching-h2load-$v-r$r-before.txt" || failed=1
@@ -430,31 +430,27 @@ if notes:
     w(notes.strip())
     w("")
 
-w("## (a) ONNX Runtime ceiling (BenchmarkDotNet, no gateway)")
-w("")
-md = read("ort-throughput.md")
-w(md.strip() if md else "_Not run or failed; see `perf/results/status.txt` and `ort-benchmark.log`._")
-w("")
+def bdn_section(title, intro, table, missing="_Not run or failed; see `perf/results/status.txt`._"):
+    w(title)
+    w("")
+    if intro:
+        w(intro)
+        w("")
+    md = read(table)
+    w(md.strip() if md else missing)
+    w("")
 
-w("## (a2) Batcher overhead per request (BenchmarkDotNet, no-op runner, no sockets)")
-w("")
-w("Enqueue to completion through `DynamicBatcher` with a runner that does nothing, max queue delay 0. With 64 "
-  "concurrent callers the figure is the batcher's own cost per request. With 1 caller and `RunOnCaller` False it is "
-  "a full round trip through two thread hand-offs (caller -> instance thread -> caller), i.e. wake-up latency, not "
-  "work; with `RunOnCaller` True (the default) the lone request finds the instance idle and runs on its caller.")
-w("")
-md = read("batcher-overhead.md")
-w(md.strip() if md else "_Not run or failed; see `perf/results/status.txt`._")
-w("")
-
-w("## (a3) Protobuf codec per call (BenchmarkDotNet, no sockets)")
-w("")
-w("Parsing one ModelInferRequest from a byte sequence and writing one ModelInferResponse into a reused buffer writer: "
-  "the protobuf share of a ModelInfer call.")
-w("")
-md = read("protobuf-codec.md")
-w(md.strip() if md else "_Not run or failed; see `perf/results/status.txt`._")
-w("")
+bdn_section("## (a) ONNX Runtime ceiling (BenchmarkDotNet, no gateway)", None, "ort-throughput.md",
+            "_Not run or failed; see `perf/results/status.txt` and `ort-benchmark.log`._")
+bdn_section("## (a2) Batcher overhead per request (BenchmarkDotNet, no-op runner, no sockets)",
+            "Enqueue to completion through `DynamicBatcher` with a runner that does nothing, max queue delay 0. With 64 "
+            "concurrent callers the figure is the batcher's own cost per request. With 1 caller and `RunOnCaller` False "
+            "it is a full round trip through two thread hand-offs (caller -> instance thread -> caller), i.e. wake-up "
+            "latency, not work; with `RunOnCaller` True (the default) the lone request finds the instance idle and runs "
+            "on its caller.", "batcher-overhead.md")
+bdn_section("## (a3) Protobuf codec per call (BenchmarkDotNet, no sockets)",
+            "Parsing one ModelInferRequest from a byte sequence and writing one ModelInferResponse into a reused buffer "
+            "writer: the protobuf share of a ModelInfer call.", "protobuf-codec.md")
 
 import statistics
 
