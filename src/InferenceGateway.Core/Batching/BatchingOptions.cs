@@ -56,7 +56,9 @@ public sealed class BatchingOptions
     /// Run a request on the calling thread when it would be released at once anyway (queue empty, an instance idle,
     /// and no reason to wait: <see cref="MaxQueueDelay"/> is zero, or the request alone fills a preferred or the
     /// maximum batch size). It skips two thread hand-offs (caller to instance thread and back), the largest fixed
-    /// cost of a small model's call. Batches formed from a queue still run on the instance threads. Ignored with
+    /// cost of a small model's call. Only while the runner's average run is short (50 us or less, the same bound as
+    /// the caller's budget for running what queued behind it): a long run would block a thread-pool thread, which
+    /// Kestrel needs for I/O. Batches formed from a queue still run on the instance threads. Ignored with
     /// <see cref="PreserveOrdering"/>. On by default.
     /// </summary>
     public bool RunOnCallerWhenIdle { get; set; } = true;

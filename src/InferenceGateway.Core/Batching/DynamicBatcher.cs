@@ -61,6 +61,10 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private readonly long _callerDrainTicks;
     private int _claimedIdle;
 
+    // Moving average of one runner call (timestamp ticks), across instances. Running on the caller is only for runs
+    // that are cheap next to a thread hand-off: a long run would block a thread-pool (Kestrel) thread, starving I/O.
+    private long _averageRunTicks;
+
     // Queue: one intrusive doubly linked list per priority level, so cancellation and expiry unlink in O(1).
     private readonly BatchRequest?[] _heads;
     private readonly BatchRequest?[] _tails;
@@ -338,7 +342,8 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         request.EnqueuedAt = now;
         request.DeadlineAt = deadline;
         request.Level = request.Priority == 0 ? _defaultLevel : Math.Min(request.Priority, _heads.Length) - 1;
-        if (_runOnCaller && ReleasesAtOnce(request.Rows) && Volatile.Read(ref _queuedCount) == 0 && TryClaimIdleInstance(request) is { } idle)
+        if (_runOnCaller && ReleasesAtOnce(request.Rows) && Volatile.Read(ref _averageRunTicks) <= _callerDrainTicks
+            && Volatile.Read(ref _queuedCount) == 0 && MayHaveIdleInstance() && TryClaimIdleInstance(request) is { } idle)
         {
             return RunOnCaller(idle, request);
         }
@@ -414,6 +419,23 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     /// configured, or it fills the largest batch, or its size is a preferred one (see <see cref="TryFormBatch"/>).
     /// </summary>
     private bool ReleasesAtOnce(int rows) => _delayTicks == 0 || rows >= _maxRows || _isPreferred[rows];
+
+    /// <summary>
+    /// Unlocked hint: false when every instance is running or held, so a busy batcher does not take the queue lock
+    /// twice per request (once to try the caller path, once to queue). A stale answer only costs that extra lock.
+    /// </summary>
+    private bool MayHaveIdleInstance()
+    {
+        foreach (var instance in _instances)
+        {
+            if (!instance.Running && !instance.ClaimedByCaller)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>
     /// Under the queue lock: if nothing is queued and an instance is idle, reserves that instance for the caller
@@ -1000,7 +1022,12 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                 Log.BatchFailed(_logger, ex, Model, Version, instance.Index, rows, ex.Message);
             }
 
-            _metrics?.ComputeDuration.Record(Seconds(_time.GetTimestamp() - start), _tags!.ModelVersion);
+            var runTicks = _time.GetTimestamp() - start;
+            _metrics?.ComputeDuration.Record(Seconds(runTicks), _tags!.ModelVersion);
+
+            // Racy read-modify-write across instances: a lost update only delays the average by one run.
+            var average = Volatile.Read(ref _averageRunTicks);
+            Volatile.Write(ref _averageRunTicks, average == 0 ? runTicks : average + ((runTicks - average) / 8));
             for (var j = 0; error is null && j < _outputSpecs.Length; j++)
             {
                 if (!run.IsOutputRowShapeKnown(j))

@@ -140,6 +140,30 @@ public sealed class RunOnCallerTests
     }
 
     [Fact]
+    public async Task EnqueueAsync_RunnerIsSlow_LaterRequestsRunOnTheInstanceThreadNotTheCaller()
+    {
+        await using var h = new BatcherHarness(Options(8, TimeSpan.Zero));
+        var runThreads = new ConcurrentQueue<int>();
+        h.Log.OnRun = _ =>
+        {
+            runThreads.Enqueue(Environment.CurrentManagedThreadId);
+            h.Manual.Advance(TimeSpan.FromMilliseconds(20)); // Each run takes 20 ms: a large model.
+        };
+
+        var firstCaller = Environment.CurrentManagedThreadId;
+        var first = h.Submit(1);
+        Assert.True(first.Task.IsCompleted, "nothing measured yet: the first run may use the caller");
+        await first.AssertSucceededAsync();
+
+        var secondCaller = Environment.CurrentManagedThreadId;
+        var second = h.Submit(2);
+        await second.AssertSucceededAsync();
+
+        Assert.Equal(firstCaller, runThreads.First());
+        Assert.NotEqual(secondCaller, runThreads.Last());
+    }
+
+    [Fact]
     public async Task EnqueueAsync_TwoInstances_SecondCallerTakesTheOtherIdleInstance()
     {
         await using var h = new BatcherHarness(Options(8, TimeSpan.Zero, o => o.InstanceCount = 2));
