@@ -440,17 +440,7 @@ public static class LoadEngine
             }
 
             Interlocked.Increment(ref Codes[code]);
-            long seen = Volatile.Read(ref LastCompletion);
-            while (endTimestamp > seen)
-            {
-                long prior = Interlocked.CompareExchange(ref LastCompletion, endTimestamp, seen);
-                if (prior == seen)
-                {
-                    break;
-                }
-
-                seen = prior;
-            }
+            LatencyHistogram.AtomicMax(ref LastCompletion, endTimestamp);
         }
 
         public void Count(int code) => Interlocked.Increment(ref Codes[code]);

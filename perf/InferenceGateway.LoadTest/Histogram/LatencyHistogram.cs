@@ -271,12 +271,15 @@ public sealed class LatencyHistogram
         }
     }
 
-    private void UpdateMax(long value)
+    private void UpdateMax(long value) => AtomicMax(ref _max, value);
+
+    /// <summary>Raises <paramref name="location"/> to <paramref name="value"/> if it is lower, atomically.</summary>
+    internal static void AtomicMax(ref long location, long value)
     {
-        long current = Volatile.Read(ref _max);
+        long current = Volatile.Read(ref location);
         while (value > current)
         {
-            long seen = Interlocked.CompareExchange(ref _max, value, current);
+            long seen = Interlocked.CompareExchange(ref location, value, current);
             if (seen == current)
             {
                 return;
