@@ -4,10 +4,12 @@
 #
 #   (a) ort        raw ONNX Runtime ceiling: BenchmarkDotNet '*OrtThroughput*' (its markdown table is copied)
 #   (a2) batcher, codec  BenchmarkDotNet micro-benchmarks: batcher overhead per request, protobuf codec per call
-#   (b) transport  h2load and ig-load against the bare echo server vs the gateway's ModelInfer on fraud v1,
-#                  with the same request frame -> gateway/echo ratio
+#   (b) transport  h2load and ig-load against the bare echo server vs the gateway's ModelInfer on a trivial model
+#                  (perf/models/identity.py), on fraud v1 and ServerLive, same frame size -> gateway/echo ratio
 #   (c) batching   gateway twice (dynamic batching on; MaxBatchSize=1), bench_mlp, closed loop 64 workers,
-#                  plus a concurrency sweep 1,4,16,64 each -> throughput ratio, p99s, latency-vs-throughput SVG
+#                  plus a concurrency sweep 1,4,16,64 each -> throughput ratio, p99s, latency-vs-throughput SVG;
+#                  then saturation: gateways at max batch 64 under h2load vs `ig-load ort` at batch 64 in the same
+#                  ORT arrangement (1 session x 2 threads, 2 x 1), interleaved
 #
 # Knobs (environment): SCENARIOS="ort transport batching" runs a subset; QUICK=1 shortens every run (to check the
 # script, not for numbers); SKIP_BUILD=1 uses existing Release binaries; REPORT_ONLY=1 rewrites RESULTS.md from the
@@ -34,9 +36,10 @@ if [ "${REPORT_ONLY:-0}" = "1" ]; then
   . "$results/run-info.env" # started_utc, commit, elapsed, SCENARIOS and QUICK of the run being reported
 fi
 if [ "$QUICK" = "1" ]; then
-  long=4s; sweep_step=2s; warm=1s; h2_warm=5000; h2_dur=2s; rounds=1; check_dur=3s; ort_timeout=240
+  long=4s; sweep_step=2s; warm=1s; h2_warm=5000; h2_dur=2s; rounds=1; sat_rounds=1; check_dur=3s; ort_timeout=240
 else
-  long=12s; sweep_step=8s; warm=3s; h2_warm=100000; h2_dur=8s; rounds=3; check_dur=10s; ort_timeout=420
+  # Saturation gets more rounds: its ratio compares two figures that each move +-10 % between runs here.
+  long=12s; sweep_step=8s; warm=3s; h2_warm=100000; h2_dur=8s; rounds=3; sat_rounds=5; check_dur=10s; ort_timeout=420
 fi
 
 mkdir -p "$results"
@@ -221,26 +224,34 @@ h2load_round() {
 }
 
 scenario_transport() {
-  local payload="$results/fraud-v1-payload.bin" live="$results/server-live-payload.bin" failed=0 r i
-  local infer="/inference.GRPCInferenceService/ModelInfer" livepath="/inference.GRPCInferenceService/ServerLive"
-  ig_load payload --model fraud --version 1 --out "$payload" || { note_status transport "FAILED (payload)"; return 0; }
+  local payload="$results/identity-payload.bin" fraud="$results/fraud-v1-payload.bin" live="$results/server-live-payload.bin"
+  local infer="/inference.GRPCInferenceService/ModelInfer" livepath="/inference.GRPCInferenceService/ServerLive" failed=0 r i
+  # The trivial model (one ONNX Identity node, FP32 [n,3]) is a benchmark fixture, generated into a scratch model
+  # repository next to a copy of the bundled fraud model; nothing is written under models/.
+  local repo; repo="$(mktemp -d)"
+  cp -r models/fraud "$repo/"
+  run "$PY" perf/models/identity.py "$repo" || { rm -rf "$repo"; note_status transport "FAILED (identity model)"; return 0; }
+  ig_load payload --model identity --version 1 --models-dir "$repo" --out "$payload" \
+    && ig_load payload --model fraud --version 1 --models-dir "$repo" --out "$fraud" \
+    || { rm -rf "$repo"; note_status transport "FAILED (payload)"; return 0; }
   printf '\x00\x00\x00\x00\x00' > "$live" # ServerLive: an empty message, uncompressed.
 
   # Both servers run for the whole scenario and the targets take turns, so a slow spell of the shared machine hits
-  # every target, not one. The gateway serves fraud v1 without a batching delay: the figure is the cost of the stack
-  # per call, not time spent waiting on purpose for batch company.
+  # every target, not one. No batching delay for either model: the figure is the cost of the stack per call, not
+  # time spent waiting on purpose for batch company.
   log "(b) transport: echo server and gateway"
-  start_echo || { note_status transport "FAILED (echo server)"; return 0; }
-  if ! start_gateway transport --Gateway:Models:fraud:MaxQueueDelayMicroseconds=0; then
+  start_echo || { rm -rf "$repo"; note_status transport "FAILED (echo server)"; return 0; }
+  if ! start_gateway transport "--Gateway:ModelRepository:Path=$repo" --Gateway:Models:fraud:MaxQueueDelayMicroseconds=0; then
     stop_pid "$ECHO_PID"
+    rm -rf "$repo"
     note_status transport "FAILED (gateway)"
     return 0
   fi
   local echo_url="http://127.0.0.1:$ECHO_PORT" gw_url="http://127.0.0.1:$GW_PORT"
-  local targets=(echo gateway-infer gateway-live)
-  declare -A pid_of=([echo]="$ECHO_PID" [gateway-infer]="$GW_PID" [gateway-live]="$GW_PID")
-  declare -A url_of=([echo]="$echo_url$infer" [gateway-infer]="$gw_url$infer" [gateway-live]="$gw_url$livepath")
-  declare -A payload_of=([echo]="$payload" [gateway-infer]="$payload" [gateway-live]="$live")
+  local targets=(echo gateway-identity gateway-fraud gateway-live)
+  declare -A pid_of=([echo]="$ECHO_PID" [gateway-identity]="$GW_PID" [gateway-fraud]="$GW_PID" [gateway-live]="$GW_PID")
+  declare -A url_of=([echo]="$echo_url$infer" [gateway-identity]="$gw_url$infer" [gateway-fraud]="$gw_url$infer" [gateway-live]="$gw_url$livepath")
+  declare -A payload_of=([echo]="$payload" [gateway-identity]="$payload" [gateway-fraud]="$fraud" [gateway-live]="$live")
 
   # Warm-up, discarded: tiered JIT, pools and connections reach steady state (a short run measures the JIT).
   for t in "${targets[@]}"; do
@@ -249,8 +260,8 @@ scenario_transport() {
   done
   echo "round,target,cpu_ticks" > "$results/transport-cpu.csv"
   for r in $(seq 1 "$rounds"); do
-    for i in 0 1 2; do # Each round starts with a different target.
-      t="${targets[$(((i + r - 1) % 3))]}"
+    for i in 0 1 2 3; do # Each round starts with a different target.
+      t="${targets[$(((i + r - 1) % 4))]}"
       h2load_round "$t" "$r" "${pid_of[$t]}" "${url_of[$t]}" "${payload_of[$t]}" || failed=1
     done
   done
@@ -262,11 +273,12 @@ scenario_transport() {
   ig_load run --target raw --url "$gw_url" --payload "$payload" --path "$infer" \
     --concurrency 64 --warmup "$warm" --duration "$check_dur" --label gateway-raw --quiet \
     --json "$results/transport-gateway-raw.json" --csv "$results/transport-gateway-raw.csv" || failed=1
-  ig_load run --target kserve --url "$gw_url" --model fraud --version 1 \
+  ig_load run --target kserve --url "$gw_url" --model identity --version 1 --models-dir "$repo" \
     --concurrency 64 --warmup "$warm" --duration "$check_dur" --label gateway-kserve --quiet \
     --json "$results/transport-gateway-kserve.json" --csv "$results/transport-gateway-kserve.csv" || failed=1
   stop_pid "$GW_PID"
   stop_pid "$ECHO_PID"
+  rm -rf "$repo"
   if [ "$failed" = 0 ]; then note_status transport ok; else note_status transport "FAILED (see logs in results/)"; fi
 }
 
@@ -334,7 +346,53 @@ scenario_batching() {
     ig_load plot --csv "$results/batching-on.csv" --csv "$results/batching-off.csv" \
       --out "$results/batching-latency-throughput.svg" --title "bench_mlp: dynamic batching on vs off" || failed=1
   fi
+  saturation_rounds "$frame" || failed=1
   if [ "$failed" = 0 ]; then note_status batching ok; else note_status batching "FAILED (see logs in results/)"; fi
+}
+
+# saturation_rounds FRAME: the gateway at saturation against the in-process ORT ceiling at the same batch size and the
+# same ORT arrangement, side by side. Two gateways with bench_mlp's max batch size pinned to 64 (every batch is 64
+# rows once enough requests wait): "1x2" is the model's config (one instance, ORT picks two intra-op threads, the
+# arrangement of the skeleton issue's ceiling), "2x1" two instances of one thread each. h2load drives each at 256
+# streams (4 batches in flight). In each round `ig-load ort` runs the same model file at batch 64 in the same
+# arrangement in its own process, while the gateways idle.
+saturation_rounds() {
+  local frame="$1" path="/inference.GRPCInferenceService/ModelInfer" failed=0 r step
+  log "(c) saturation: gateways at max batch 64 vs ORT alone at batch 64"
+  start_gateway batching-sat-1x2 --Gateway:Models:bench_mlp:MaxBatchSize=64 || return 1
+  local pid12="$GW_PID"
+  declare -A url_of=([1x2]="http://127.0.0.1:$GW_PORT") admin_of=([1x2]="$GW_ADMIN")
+  if ! start_gateway batching-sat-2x1 --Gateway:Models:bench_mlp:MaxBatchSize=64 \
+      --Gateway:Models:bench_mlp:InstanceCount=2 --Gateway:Models:bench_mlp:IntraOpThreads=1; then
+    stop_pid "$pid12"
+    return 1
+  fi
+  local pid21="$GW_PID"
+  url_of[2x1]="http://127.0.0.1:$GW_PORT"
+  admin_of[2x1]="$GW_ADMIN"
+  declare -A ort_args=([1x2]="--parallel 1 --intra-op-threads 0" [2x1]="--parallel 2 --intra-op-threads 1")
+  for a in 1x2 2x1; do
+    "$H2LOAD" -D "$warm" -c 4 -m 64 -d "$frame" -H 'content-type: application/grpc' -H 'te: trailers' "${url_of[$a]}$path" > /dev/null 2>&1 || true
+  done
+  for r in $(seq 1 "$sat_rounds"); do
+    for a in 1x2 2x1; do
+      for step in $(if [ $((r % 2)) = 1 ]; then echo ort gw; else echo gw ort; fi); do
+        if [ "$step" = ort ]; then
+          # shellcheck disable=SC2086 # two options in one string
+          ig_load ort --model-file models/bench_mlp/1/model.onnx --batch 64 ${ort_args[$a]} --warmup 2s --duration "$long" \
+            --json "$results/saturation-ort-$a-r$r.json" > /dev/null || failed=1
+          continue
+        fi
+        curl -sf "http://127.0.0.1:${admin_of[$a]}/metrics" > "$results/saturation-$a-r$r-before.txt" || failed=1
+        run "$H2LOAD" -D "$long" -c 4 -m 64 -d "$frame" -H 'content-type: application/grpc' -H 'te: trailers' \
+          "${url_of[$a]}$path" > "$results/saturation-$a-r$r.txt" 2>&1 || failed=1
+        curl -sf "http://127.0.0.1:${admin_of[$a]}/metrics" > "$results/saturation-$a-r$r-after.txt" || failed=1
+      done
+    done
+  done
+  stop_pid "$pid12"
+  stop_pid "$pid21"
+  return "$failed"
 }
 
 [ "${REPORT_ONLY:-0}" = "1" ] || for s in $SCENARIOS; do
@@ -364,7 +422,7 @@ fi
 
 export RS_RESULTS="$results" RS_STARTED="$started_utc" RS_CPU="$machine_cpu" RS_CORES="$machine_cores" RS_MEM="$machine_mem" \
   RS_KERNEL="$machine_kernel" RS_DOTNET="$dotnet_version" RS_H2LOAD="$h2load_version" RS_COMMIT="$commit" \
-  RS_ELAPSED="$elapsed" RS_QUICK="$QUICK" RS_SCENARIOS="$SCENARIOS" RS_H2DUR="$h2_dur" RS_H2WARM="$h2_warm" RS_ROUNDS="$rounds" RS_LONG="$long" RS_SWEEP="$sweep_step"
+  RS_ELAPSED="$elapsed" RS_QUICK="$QUICK" RS_SCENARIOS="$SCENARIOS" RS_H2DUR="$h2_dur" RS_H2WARM="$h2_warm" RS_ROUNDS="$rounds" RS_SAT_ROUNDS="$sat_rounds" RS_LONG="$long" RS_SWEEP="$sweep_step"
 "$PY" - <<'PYEOF'
 import json, os, re
 
@@ -459,17 +517,20 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 ROUNDS = int(os.environ["RS_ROUNDS"])
-w("## (b) Transport: bare echo server vs gateway (fraud v1 ModelInfer, and ServerLive)")
+w("## (b) Transport: bare echo server vs gateway (ModelInfer on a trivial model, fraud v1, ServerLive)")
 w("")
-w("Three targets, same machine, same h2load settings (4 connections x 16 streams, "
+w("Four targets, same machine, same h2load settings (4 connections x 16 streams, "
   f"{os.environ['RS_H2DUR']} per run after a discarded warm-up of {os.environ['RS_H2WARM']} requests each), taking "
   f"turns in {ROUNDS} rounds with both servers up, so a slow spell of the shared machine hits every target:")
 w("")
 w("- **echo**: bare Kestrel (no gRPC library, no routing), answers every POST with a fixed 64-byte ModelInferResponse "
-  "frame and `grpc-status: 0` after reading the body: the transport ceiling. Same request frame as the gateway's.")
-w("- **gateway ModelInfer**: fraud v1 served with `--Gateway:Models:fraud:MaxQueueDelayMicroseconds=0`: HTTP/2, gRPC "
-  "framing, protobuf, validation, batcher, the ORT run of a small MLP, response, metrics. No batching delay, so the "
-  "figure is the cost of the stack per call, not time spent waiting for batch company.")
+  "frame and `grpc-status: 0` after reading the body: the transport ceiling. Same request frame as the identity "
+  "target (54 B).")
+w("- **gateway ModelInfer, identity** (the criterion): the trivial model `identity` (one ONNX Identity node, FP32 "
+  "[n,3], generated by `perf/models/identity.py` into a scratch repository): HTTP/2, gRPC framing, protobuf, "
+  "validation, batcher (no delay), the ORT run, response, metrics.")
+w("- **gateway ModelInfer, fraud v1**: the same path with the bundled 17-node fraud MLP "
+  "(`--Gateway:Models:fraud:MaxQueueDelayMicroseconds=0`), request frame 51 B: a small real model, for reference.")
 w("- **gateway ServerLive**: the same process answering `ServerLive` (empty messages): our gRPC layer on Kestrel "
   "with no model work, i.e. the transport alone.")
 w("")
@@ -483,10 +544,11 @@ for line in text.splitlines()[1:]:
     if len(parts) == 3:
         cpu[(int(parts[0]), parts[1])] = int(parts[2])
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
-per = {"echo": [], "gateway-infer": [], "gateway-live": []}
-cpu_us = {"echo": [], "gateway-infer": [], "gateway-live": []}
-w("| round | echo req/s | ModelInfer req/s | ServerLive req/s | ModelInfer / echo | ServerLive / echo | failed |")
-w("|---:|---:|---:|---:|---:|---:|---:|")
+TARGETS = ("echo", "gateway-identity", "gateway-fraud", "gateway-live")
+per = {t: [] for t in TARGETS}
+cpu_us = {t: [] for t in TARGETS}
+w("| round | echo req/s | identity req/s | fraud v1 req/s | ServerLive req/s | identity / echo | fraud / echo | ServerLive / echo | failed |")
+w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in range(1, ROUNDS + 1):
     got = {t: h2load(f"transport-h2load-{t}-r{r}.txt") for t in per}
     rps = {t: (g or {}).get("rps") for t, g in got.items()}
@@ -496,27 +558,28 @@ for r in range(1, ROUNDS + 1):
         if g and g.get("ok") and (r, t) in cpu:
             cpu_us[t].append(cpu[(r, t)] * TICK_US / g["ok"])
     failed = sum((g or {}).get("failed", 0) for g in got.values())
-    w(f"| {r} | {fmt(rps['echo'])} | {fmt(rps['gateway-infer'])} | {fmt(rps['gateway-live'])} | "
-      f"{ratio(rps['gateway-infer'], rps['echo'])} | {ratio(rps['gateway-live'], rps['echo'])} | {failed} |")
-me, mi, ml = median(per["echo"]), median(per["gateway-infer"]), median(per["gateway-live"])
-w(f"| **median** | **{fmt(me)}** | **{fmt(mi)}** | **{fmt(ml)}** | **{ratio(mi, me)}** | **{ratio(ml, me)}** | |")
+    w(f"| {r} | {fmt(rps['echo'])} | {fmt(rps['gateway-identity'])} | {fmt(rps['gateway-fraud'])} | {fmt(rps['gateway-live'])} | "
+      f"{ratio(rps['gateway-identity'], rps['echo'])} | {ratio(rps['gateway-fraud'], rps['echo'])} | "
+      f"{ratio(rps['gateway-live'], rps['echo'])} | {failed} |")
+me, mi, mf, ml = (median(per[t]) for t in TARGETS)
+w(f"| **median** | **{fmt(me)}** | **{fmt(mi)}** | **{fmt(mf)}** | **{fmt(ml)}** | **{ratio(mi, me)}** | **{ratio(mf, me)}** | **{ratio(ml, me)}** | |")
 w("")
-ce, ci, cl = median(cpu_us["echo"]), median(cpu_us["gateway-infer"]), median(cpu_us["gateway-live"])
 w("| target | server cpu/req (median) |")
 w("|---|---:|")
-for label, c in (("echo", ce), ("gateway ModelInfer", ci), ("gateway ServerLive", cl)):
-    w(f"| {label} | {fmt(c, 1)} us |")
+for label, t in (("echo", "echo"), ("gateway ModelInfer identity", "gateway-identity"),
+                 ("gateway ModelInfer fraud v1", "gateway-fraud"), ("gateway ServerLive", "gateway-live")):
+    w(f"| {label} | {fmt(median(cpu_us[t]), 1)} us |")
 w("")
-w(f"**gateway ModelInfer / echo throughput (h2load, median of rounds): {ratio(mi, me)}**; "
-  f"gateway ServerLive / echo: {ratio(ml, me)}. h2load counts HTTP 200 as success; the ig-load rows below also check "
-  "`grpc-status`.")
+w(f"**gateway ModelInfer (trivial model) / echo throughput (h2load, median of rounds): {ratio(mi, me)}**; "
+  f"fraud v1 / echo: {ratio(mf, me)}; ServerLive / echo: {ratio(ml, me)}. h2load counts HTTP 200 as success; the "
+  "ig-load rows below also check `grpc-status`.")
 w("")
 w("| ig-load (closed loop, 64 workers) | req/s | errors | p50 ms | p99 ms | p99.9 ms | client cpu % |")
 w("|---|---:|---:|---:|---:|---:|---:|")
 rows = {}
 for key, label in (("transport-echo-raw.json", "raw frames -> echo server"),
-                   ("transport-gateway-raw.json", "raw frames -> gateway"),
-                   ("transport-gateway-kserve.json", "our gRPC client -> gateway")):
+                   ("transport-gateway-raw.json", "raw frames -> gateway (identity)"),
+                   ("transport-gateway-kserve.json", "our gRPC client -> gateway (identity)")):
     s = step(load(key))
     rows[key] = s
     if s:
@@ -597,7 +660,7 @@ w("")
 mb = med("on", lambda s, b: b and b["batch"])
 mc = med("on", lambda s, b: b and b["compute_ms"])
 if on_rps and mb:
-    w(f"**Gateway at saturation vs the ONNX Runtime ceiling.** With batching on, the 64-worker runs formed batches of "
+    w(f"**64 ig-load workers vs the ONNX Runtime ceiling of section (a).** With batching on, the 64-worker runs formed batches of "
       f"{mb:.1f} rows (median of rounds). ORT alone (section a), at the batch sizes around it:")
     w("")
     w("| ORT batch size | ORT alone rows/s | ORT alone ms/batch | gateway rows/s | gateway / ORT |")
@@ -621,12 +684,12 @@ if on_rps and mb:
           "and the next requests come in (HTTP/2, protobuf, the client's own work, all on the same two cores) while "
           "ORT waits. Gateway / ORT ~= busy share / per-batch slowdown.")
         w("")
-w("### Saturation with h2load as the client")
+w("### On vs off with h2load as the client")
 w("")
 w(f"The same two gateways driven by h2load (4 connections x 16 streams = 64 in flight, one pre-built ModelInfer frame "
   f"of one bench_mlp row, {os.environ['RS_LONG']} per run, {ROUNDS} rounds, order alternating). h2load costs a few "
-  "microseconds per request, so this is the gateway's own saturation throughput on these cores; it is the figure "
-  "compared with the ORT ceiling.")
+  "microseconds per request, so more of the cores is left to the gateway than with ig-load. 64 in flight do not "
+  "saturate one instance (batches stay below 64 rows); the saturation figure is the next section's.")
 w("")
 w("| round | batching | req/s | failed | batch | ORT ms/batch |")
 w("|---:|---|---:|---:|---:|---:|")
@@ -650,13 +713,55 @@ w("")
 if hon and hb:
     near = min((32, 64, 128), key=lambda b: abs(b - hb))
     o = ort_rows_per_s("bench_mlp", near)
-    w(f"**Gateway at saturation (h2load, median {fmt(hon, 0)} rows/s, batches of {hb:.1f} rows) / ORT alone at batch "
-      f"{near} ({fmt(o, 0)} rows/s): {ratio(hon, o)}.**")
+    w(f"Gateway with h2load at 64 streams (median {fmt(hon, 0)} rows/s, batches of {hb:.1f} rows) / ORT alone at batch "
+      f"{near} from section (a) ({fmt(o, 0)} rows/s): {ratio(hon, o)}.")
     if o and hc:
         busy = hc / 1000 * hon / hb
         w(f"ORT time per batch in the gateway {hc:.2f} ms vs {1000 * hb / o:.2f} ms alone at that rate per row "
           f"({hc / (1000 * hb / o):.2f}x); ORT busy {100 * busy:.0f} % of the wall time.")
     w("")
+
+w("### Saturation vs ORT alone at the same batch size (side by side)")
+w("")
+w("Two more gateways with `--Gateway:Models:bench_mlp:MaxBatchSize=64`, each driven by h2load at 256 streams (4 "
+  "connections x 64; one bench_mlp row per request), so the queue always holds more than a batch and every batch is "
+  "64 rows: **1x2** is the model's own config (one execution instance, ORT's intra-op threads = cores = 2, the "
+  "arrangement of the skeleton issue's ceiling); **2x1** adds `InstanceCount=2 IntraOpThreads=1` (two sessions of "
+  "one thread each, no intra-op barrier). In each round, turns alternating, `ig-load ort` runs the same model file "
+  "at batch 64 **in the same arrangement** in its own process (one session with 2 threads, or two sessions on two "
+  "threads; inputs pre-allocated, back-to-back runs) while the gateways idle, so each ceiling is measured next to "
+  f"its gateway figure. {os.environ['RS_LONG']} per run, {os.environ.get('RS_SAT_ROUNDS', ROUNDS)} rounds. A run with a "
+  "failed request is not counted.")
+w("")
+w("| round | arrangement | ORT alone rows/s | ORT alone ms/run | gateway req/s | batch | gateway ORT ms/batch | ORT busy | gateway / ORT alone |")
+w("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+sat = {a: {"ratio": [], "ort": [], "gw": []} for a in ("1x2", "2x1")}
+for r in range(1, int(os.environ.get("RS_SAT_ROUNDS", ROUNDS)) + 1):
+    for a in ("1x2", "2x1"):
+        o = load(f"saturation-ort-{a}-r{r}.json")
+        h = h2load(f"saturation-{a}-r{r}.txt")
+        b = batch_stats(a, r, prefix="saturation")
+        rps = h.get("rps") if h and h.get("failed", 1) == 0 else None
+        orps = o and o["rows_per_s"]
+        instances = 2 if a == "2x1" else 1
+        busy = b and rps and b["compute_ms"] / 1000 * rps / b["batch"] / instances
+        sat[a]["ort"].append(orps)
+        sat[a]["gw"].append(rps)
+        if rps and orps:
+            sat[a]["ratio"].append(rps / orps)
+        w(f"| {r} | {a} | {fmt(orps, 0)} | {fmt(o and o['ms_per_run'], 2)} | {fmt(rps)} | {fmt(b and b['batch'])} | "
+          f"{fmt(b and b['compute_ms'], 2)} | {'n/a' if not busy else f'{100 * busy:.0f} %'} | {ratio(rps, orps)} |")
+w("")
+for a in ("1x2", "2x1"):
+    rs = sat[a]["ratio"]
+    w(f"- **{a}: gateway at saturation / ORT alone at batch 64 = {fmt(median(rs), 2) if rs else 'n/a'}x** (median of "
+      f"the per-round ratios: {', '.join(f'{x:.2f}x' for x in rs) or 'n/a'}); medians ORT alone "
+      f"{fmt(median(sat[a]['ort']), 0)} rows/s, gateway {fmt(median(sat[a]['gw']), 0)} req/s.")
+w("")
+w("ORT busy is the share of wall time each instance spent inside ORT (from the gateway's compute-time metric): near "
+  "100 % means ORT never waited for work, so the gap to ORT alone is ORT running slower per batch while Kestrel, "
+  "protobuf and h2load take their share of the same two cores.")
+w("")
 
 o1, o64 = ort_rows_per_s("bench_mlp", 1), ort_rows_per_s("bench_mlp", 64)
 if o1 and o64:

@@ -4,12 +4,13 @@ using System.Text;
 using Google.Protobuf;
 using InferenceGateway.LoadTest.Echo;
 using InferenceGateway.LoadTest.Engine;
+using InferenceGateway.LoadTest.Ort;
 using InferenceGateway.LoadTest.Output;
 using InferenceGateway.LoadTest.Targets;
 
 namespace InferenceGateway.LoadTest.Cli;
 
-/// <summary>The <c>ig-load</c> command line: run, echo-server, payload, plot.</summary>
+/// <summary>The <c>ig-load</c> command line: run, echo-server, payload, plot, ort.</summary>
 public static class LoadTool
 {
     /// <summary>Usage text.</summary>
@@ -39,6 +40,10 @@ public static class LoadTool
         ig-load echo-server --port N [--response-bytes 64] [--lifetime 1h]
         ig-load payload [--target kserve|predict] [model options] --out FILE
         ig-load plot --csv a.csv [--csv b.csv ...] --out chart.svg [--title T]
+        ig-load ort --model-file models/bench_mlp/1/model.onnx [--batch 64] [--intra-op-threads 0]
+                    [--parallel 1] [--warmup 2s] [--duration 8s] [--json FILE]
+                                         in-process ONNX Runtime ceiling (no gateway); --parallel N runs N
+                                         sessions on N threads, like N execution instances
         """;
 
     private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "allow-remote", "precise-timer", "quiet", "help" };
@@ -64,6 +69,7 @@ public static class LoadTool
                 "echo-server" => await EchoServerCommandAsync(reader, stdout, cancellationToken).ConfigureAwait(false),
                 "payload" => PayloadCommand(reader, stdout),
                 "plot" => PlotCommand(reader, stdout),
+                "ort" => OrtCommand(reader, stdout, cancellationToken),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
@@ -73,7 +79,7 @@ public static class LoadTool
             await stderr.WriteLineAsync(Usage).ConfigureAwait(false);
             return 2;
         }
-        catch (Exception ex) when (ex is InvalidOperationException or FileNotFoundException or FormatException or NotSupportedException or ArgumentException or IOException)
+        catch (Exception ex) when (ex is InvalidOperationException or InferenceGateway.OnnxRuntime.OnnxRuntimeException or FileNotFoundException or FormatException or NotSupportedException or ArgumentException or IOException)
         {
             await stderr.WriteLineAsync("ig-load: " + ex.Message).ConfigureAwait(false);
             return 1;
@@ -329,6 +335,33 @@ public static class LoadTool
         EnsureDirectory(output);
         File.WriteAllText(output, SvgPlot.Render(series, title));
         stdout.WriteLine($"wrote {output}");
+        return 0;
+    }
+
+    private static int OrtCommand(ArgReader a, TextWriter stdout, CancellationToken ct)
+    {
+        var options = new OrtCeilingOptions
+        {
+            ModelPath = a.Get("model-file") ?? throw new UsageException("ort needs --model-file PATH"),
+            BatchSize = a.GetInt("batch", 64),
+            IntraOpThreads = a.GetInt("intra-op-threads", 0),
+            Warmup = a.GetDuration("warmup", TimeSpan.FromSeconds(2)),
+            Duration = a.GetDuration("duration", TimeSpan.FromSeconds(8)),
+            Seed = a.GetInt("seed", 42),
+            Parallel = a.GetInt("parallel", 1),
+        };
+        string? jsonPath = a.Get("json");
+        a.ThrowIfUnused();
+
+        OrtCeilingResult result = OrtCeiling.Run(options, ct);
+        stdout.WriteLine(OrtCeiling.Describe(result));
+        if (jsonPath is not null)
+        {
+            EnsureDirectory(jsonPath);
+            using FileStream fs = File.Create(jsonPath);
+            OrtCeiling.WriteJson(fs, result);
+        }
+
         return 0;
     }
 
