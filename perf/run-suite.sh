@@ -36,10 +36,12 @@ if [ "${REPORT_ONLY:-0}" = "1" ]; then
   . "$results/run-info.env" # started_utc, commit, elapsed, SCENARIOS and QUICK of the run being reported
 fi
 if [ "$QUICK" = "1" ]; then
-  long=4s; sweep_step=2s; warm=1s; h2_warm=5000; h2_dur=2s; rounds=1; sat_rounds=1; check_dur=3s; ort_timeout=240
+  long=4s; sweep_step=2s; warm=1s; h2_warm=1s; sat_warm=2s; h2_dur=2s; rounds=1; sat_rounds=1; check_dur=3s; ort_timeout=240
 else
-  # Saturation gets more rounds: its ratio compares two figures that each move +-10 % between runs here.
-  long=12s; sweep_step=8s; warm=3s; h2_warm=100000; h2_dur=8s; rounds=3; sat_rounds=5; check_dur=10s; ort_timeout=420
+  # Saturation gets more rounds: its ratio compares two figures that each move +-10 % between runs here. Warm-ups
+  # under load last until tiered compilation is done: the JIT's background thread took ~1.7 s of CPU over the first
+  # ~10 s of a saturating run and ~0 afterwards (measured per thread), CPU the runs would otherwise be charged.
+  long=12s; sweep_step=8s; warm=3s; h2_warm=8s; sat_warm=15s; h2_dur=8s; rounds=3; sat_rounds=5; check_dur=10s; ort_timeout=420
 fi
 
 mkdir -p "$results"
@@ -255,7 +257,7 @@ scenario_transport() {
 
   # Warm-up, discarded: tiered JIT, pools and connections reach steady state (a short run measures the JIT).
   for t in "${targets[@]}"; do
-    "$H2LOAD" -n "$h2_warm" -c 4 -m 16 -d "${payload_of[$t]}" -H 'content-type: application/grpc' -H 'te: trailers' \
+    "$H2LOAD" -D "$h2_warm" -c 4 -m 16 -d "${payload_of[$t]}" -H 'content-type: application/grpc' -H 'te: trailers' \
       "${url_of[$t]}" > /dev/null 2>&1 || true
   done
   echo "round,target,cpu_ticks" > "$results/transport-cpu.csv"
@@ -372,7 +374,7 @@ saturation_rounds() {
   admin_of[2x1]="$GW_ADMIN"
   declare -A ort_args=([1x2]="--parallel 1 --intra-op-threads 0" [2x1]="--parallel 2 --intra-op-threads 1")
   for a in 1x2 2x1; do
-    "$H2LOAD" -D "$warm" -c 4 -m 64 -d "$frame" -H 'content-type: application/grpc' -H 'te: trailers' "${url_of[$a]}$path" > /dev/null 2>&1 || true
+    "$H2LOAD" -D "$sat_warm" -c 4 -m 64 -d "$frame" -H 'content-type: application/grpc' -H 'te: trailers' "${url_of[$a]}$path" > /dev/null 2>&1 || true
   done
   for r in $(seq 1 "$sat_rounds"); do
     for a in 1x2 2x1; do
@@ -422,7 +424,7 @@ fi
 
 export RS_RESULTS="$results" RS_STARTED="$started_utc" RS_CPU="$machine_cpu" RS_CORES="$machine_cores" RS_MEM="$machine_mem" \
   RS_KERNEL="$machine_kernel" RS_DOTNET="$dotnet_version" RS_H2LOAD="$h2load_version" RS_COMMIT="$commit" \
-  RS_ELAPSED="$elapsed" RS_QUICK="$QUICK" RS_SCENARIOS="$SCENARIOS" RS_H2DUR="$h2_dur" RS_H2WARM="$h2_warm" RS_ROUNDS="$rounds" RS_SAT_ROUNDS="$sat_rounds" RS_LONG="$long" RS_SWEEP="$sweep_step"
+  RS_ELAPSED="$elapsed" RS_QUICK="$QUICK" RS_SCENARIOS="$SCENARIOS" RS_H2DUR="$h2_dur" RS_H2WARM="$h2_warm" RS_ROUNDS="$rounds" RS_SAT_ROUNDS="$sat_rounds" RS_SAT_WARM="$sat_warm" RS_LONG="$long" RS_SWEEP="$sweep_step"
 "$PY" - <<'PYEOF'
 import json, os, re
 
@@ -520,7 +522,7 @@ ROUNDS = int(os.environ["RS_ROUNDS"])
 w("## (b) Transport: bare echo server vs gateway (ModelInfer on a trivial model, fraud v1, ServerLive)")
 w("")
 w("Four targets, same machine, same h2load settings (4 connections x 16 streams, "
-  f"{os.environ['RS_H2DUR']} per run after a discarded warm-up of {os.environ['RS_H2WARM']} requests each), taking "
+  f"{os.environ['RS_H2DUR']} per run after a discarded warm-up of {os.environ['RS_H2WARM']} each), taking "
   f"turns in {ROUNDS} rounds with both servers up, so a slow spell of the shared machine hits every target:")
 w("")
 w("- **echo**: bare Kestrel (no gRPC library, no routing), answers every POST with a fixed 64-byte ModelInferResponse "
@@ -730,7 +732,8 @@ w("Two more gateways with `--Gateway:Models:bench_mlp:MaxBatchSize=64`, each dri
   "one thread each, no intra-op barrier). In each round, turns alternating, `ig-load ort` runs the same model file "
   "at batch 64 **in the same arrangement** in its own process (one session with 2 threads, or two sessions on two "
   "threads; inputs pre-allocated, back-to-back runs) while the gateways idle, so each ceiling is measured next to "
-  f"its gateway figure. {os.environ['RS_LONG']} per run, {os.environ.get('RS_SAT_ROUNDS', ROUNDS)} rounds. A run with a "
+  f"its gateway figure. {os.environ['RS_LONG']} per run, {os.environ.get('RS_SAT_ROUNDS', ROUNDS)} rounds, after "
+  f"{os.environ.get('RS_SAT_WARM', '?')} of discarded warm-up at saturation per gateway. A run with a "
   "failed request is not counted.")
 w("")
 w("| round | arrangement | ORT alone rows/s | ORT alone ms/run | gateway req/s | batch | gateway ORT ms/batch | ORT busy | gateway / ORT alone |")
