@@ -45,9 +45,9 @@ public sealed record OrtCeilingResult(string Model, int BatchSize, int IntraOpTh
 }
 
 /// <summary>
-/// The ceiling the gateway is measured against, taken in the same run as the gateway's figures: one ORT session
-/// running whole batches back to back on one thread (plus ORT's intra-op pool), inputs and outputs pre-allocated,
-/// nothing else in the process. It is the BenchmarkDotNet OrtThroughput benchmark's loop without the harness, so a
+/// The ceiling the gateway is measured against, taken in the same run as the gateway's figures: N ORT sessions
+/// (<see cref="OrtCeilingOptions.Parallel"/>), each running whole batches back to back on its own thread (plus ORT's
+/// intra-op pool), inputs and outputs pre-allocated, nothing else in the process. It is the BenchmarkDotNet OrtThroughput benchmark's loop without the harness, so a
 /// load script can interleave it with gateway runs and compare figures taken minutes, not a whole suite, apart.
 /// </summary>
 /// <remarks>Every input must be FP32 with a dynamic leading dimension and fixed others (bench_mlp's shape);
