@@ -94,18 +94,20 @@ public sealed class LoadToolTests : IDisposable
     }
 
     [Theory]
-    [InlineData("kserve")]
-    [InlineData("predict")]
-    public async Task Run_LibraryTargetAgainstEchoServer_Succeeds(string target)
+    [InlineData("kserve", "http")]
+    [InlineData("predict", "http")]
+    [InlineData("kserve", "h2")]
+    [InlineData("predict", "h2")]
+    public async Task Run_GrpcTargetAgainstEchoServer_Succeeds(string target, string client)
     {
         string models = WriteFraudTestData();
         await using EchoServer echo = await EchoServer.StartAsync(0, 64, CancellationToken.None).WaitAsync(TestTimeout);
-        string json = Path.Combine(_dir, target + ".json");
+        string json = Path.Combine(_dir, target + client + ".json");
         var stderr = new StringWriter();
 
         int rc = await LoadTool.RunAsync(
             [
-                "run", "--target", target, "--url", $"http://127.0.0.1:{echo.Port}", "--models-dir", models,
+                "run", "--target", target, "--client", client, "--url", $"http://127.0.0.1:{echo.Port}", "--models-dir", models,
                 "--concurrency", "4", "--warmup", "200ms", "--duration", "1s", "--json", json, "--quiet",
             ],
             TextWriter.Null,

@@ -36,6 +36,8 @@ public static class LoadTool
           --precise-timer                open loop: spin for sub-millisecond send times
           --warmup 2s --duration 10s     per step; or --requests N (per step) with --max-duration 10m
           --timeout 10s --connections 1  per-request deadline; HTTP/2 connections
+          --client h2|http               h2 (default): ig-load's own HTTP/2 connections, cheapest on the client's
+                                         CPU; http: HttpClient (our gRPC library; raw: SocketsHttpHandler)
           --label NAME --json FILE --csv FILE --quiet
         ig-load echo-server --port N [--response-bytes 64] [--lifetime 1h]
         ig-load payload [--target kserve|predict] [model options] --out FILE
@@ -93,6 +95,7 @@ public static class LoadTool
         string kind = a.Get("target", "kserve")!;
         string? shape = a.Get("shape");
         string contents = a.Get("contents", "raw")!;
+        string client = a.Get("client", "h2")!;
         return new TargetSettings
         {
             Kind = kind switch
@@ -124,6 +127,12 @@ public static class LoadTool
             Entities = a.GetInt("entities", 64),
             Path = a.Get("path"),
             PayloadFile = a.Get("payload"),
+            Client = client switch
+            {
+                "h2" => ClientKind.H2,
+                "http" => ClientKind.Http,
+                _ => throw new UsageException($"--client: unknown '{client}' (h2, http)"),
+            },
             Connections = a.GetInt("connections", 1),
             Timeout = a.GetDuration("timeout", TimeSpan.FromSeconds(10)),
         };

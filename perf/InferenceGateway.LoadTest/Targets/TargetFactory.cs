@@ -22,6 +22,16 @@ public enum TargetKind
     Ingest,
 }
 
+/// <summary>Which client sends the calls.</summary>
+public enum ClientKind
+{
+    /// <summary>ig-load's own HTTP/2 connections (<see cref="H2GrpcTarget"/>): the cheapest for the client's CPU.</summary>
+    H2,
+
+    /// <summary>HttpClient: our gRPC client library for kserve/predict, a bare SocketsHttpHandler for raw.</summary>
+    Http,
+}
+
 /// <summary>Everything needed to build a target and its pre-serialized requests.</summary>
 public sealed record TargetSettings
 {
@@ -82,6 +92,9 @@ public sealed record TargetSettings
     /// <summary>Raw: a file holding one length-prefixed gRPC frame; null builds a ModelInfer frame.</summary>
     public string? PayloadFile { get; init; }
 
+    /// <summary>Client implementation.</summary>
+    public ClientKind Client { get; init; } = ClientKind.H2;
+
     /// <summary>HTTP/2 connections.</summary>
     public int Connections { get; init; } = 1;
 
@@ -128,8 +141,7 @@ public static class TargetFactory
             case TargetKind.KServe:
             {
                 List<byte[]> messages = InferRequests(settings).ConvertAll(r => r.ToByteArray());
-                return new GrpcUnaryTarget(settings.Url, TargetSettings.ModelInferPath, messages, settings.Connections, settings.Timeout,
-                    $"kserve ModelInfer {settings.Model}/{settings.Version}");
+                return Unary(settings, TargetSettings.ModelInferPath, messages, $"kserve ModelInfer {settings.Model}/{settings.Version}");
             }
 
             case TargetKind.Predict:
@@ -140,8 +152,7 @@ public static class TargetFactory
                     messages.Add(r.ToByteArray());
                 }
 
-                return new GrpcUnaryTarget(settings.Url, TargetSettings.PredictPath, messages, settings.Connections, settings.Timeout,
-                    $"gateway Predict {settings.Model}/{settings.Version}");
+                return Unary(settings, TargetSettings.PredictPath, messages, $"gateway Predict {settings.Model}/{settings.Version}");
             }
 
             case TargetKind.Raw:
@@ -149,7 +160,10 @@ public static class TargetFactory
                 List<byte[]> frames = settings.PayloadFile is { } file
                     ? [File.ReadAllBytes(file)]
                     : InferRequests(settings).ConvertAll(r => GrpcFrame.Encode(r));
-                return new RawGrpcTarget(settings.Url, settings.Path ?? TargetSettings.ModelInferPath, frames, settings.Connections, settings.Timeout);
+                string path = settings.Path ?? TargetSettings.ModelInferPath;
+                return settings.Client == ClientKind.H2
+                    ? new H2GrpcTarget(settings.Url, path, frames, settings.Connections, settings.Timeout, "raw frames")
+                    : new RawGrpcTarget(settings.Url, path, frames, settings.Connections, settings.Timeout);
             }
 
             case TargetKind.Ingest:
@@ -159,6 +173,11 @@ public static class TargetFactory
                 throw new NotSupportedException("the ingest target waits for gateway.v1.Gateway/IngestEvents in protos/gateway/v1/gateway.proto");
         }
     }
+
+    private static ILoadTarget Unary(TargetSettings settings, string path, List<byte[]> messages, string description) =>
+        settings.Client == ClientKind.H2
+            ? new H2GrpcTarget(settings.Url, path, messages.ConvertAll(m => GrpcFrame.Encode(m)), settings.Connections, settings.Timeout, description)
+            : new GrpcUnaryTarget(settings.Url, path, messages, settings.Connections, settings.Timeout, description);
 
     /// <summary>
     /// ModelInfer requests: random tensors when a shape is given, otherwise rows of the model's test data
