@@ -13,7 +13,9 @@ for project in tests/*/*.csproj; do
   echo "=== $name"
   log="$(mktemp)"
   timeout 1200 dotnet test "$project" -c "$config" --no-build --nologo \
-    --blame-hang-timeout 5m 2>&1 | tee "$log" | grep -E "^\s+(Failed|Skipped) |Error Message|^\s+at |Total tests|Passed!|Failed!|error" | head -200
+    --blame-hang-timeout 5m 2>&1 | tee "$log" \
+    | awk '/Error Message:/ { print; detail = 6; next } detail > 0 && !/^[[:space:]]+at / { print; detail--; next }
+           { detail = 0 } /^[[:space:]]+(Failed|Skipped) |^[[:space:]]+at |Total tests|Passed!|Failed!|error/' | head -300
   rc=${PIPESTATUS[0]}
   summary="$(grep -E '(Passed|Failed)!' "$log" | tail -1)"
   p=$(sed -nE 's/.*Passed: *([0-9]+).*/\1/p' <<<"$summary"); f=$(sed -nE 's/.*Failed: *([0-9]+).*/\1/p' <<<"$summary")

@@ -174,7 +174,7 @@ internal static class MessageFraming
         }
         catch (IOException ex) when (!isClient)
         {
-            throw new RpcException(new Status(StatusCode.Cancelled, "The client reset the request stream.", ex));
+            throw ClientReset(ex);
         }
 
         if (result.IsCanceled)
@@ -193,45 +193,53 @@ internal static class MessageFraming
     public static async ValueTask<T?> ReadStreamMessageAsync<T>(PipeReader reader, FrameReadSettings settings, Func<DeserializationContext, T> deserializer, CancellationToken cancellationToken)
         where T : class
     {
-        while (true)
+        try
         {
-            var result = await ReadBodyAsync(reader, settings.IsClient, cancellationToken).ConfigureAwait(false);
-            var buffer = result.Buffer;
-
-            T? message = null;
-            bool found;
-            try
+            while (true)
             {
-                found = TryReadFrame(ref buffer, settings, out var compressed, out var payload);
+                var result = await ReadBodyAsync(reader, settings.IsClient, cancellationToken).ConfigureAwait(false);
+                var buffer = result.Buffer;
+
+                T? message = null;
+                bool found;
+                try
+                {
+                    found = TryReadFrame(ref buffer, settings, out var compressed, out var payload);
+                    if (found)
+                    {
+                        message = Deserialize(payload, compressed, settings, deserializer);
+                    }
+                }
+                catch
+                {
+                    reader.AdvanceTo(result.Buffer.End);
+                    throw;
+                }
+
                 if (found)
                 {
-                    message = Deserialize(payload, compressed, settings, deserializer);
+                    reader.AdvanceTo(buffer.Start);
+                    return message;
                 }
-            }
-            catch
-            {
-                reader.AdvanceTo(result.Buffer.End);
-                throw;
-            }
 
-            if (found)
-            {
-                reader.AdvanceTo(buffer.Start);
-                return message;
-            }
-
-            if (result.IsCompleted)
-            {
-                reader.AdvanceTo(buffer.End);
-                if (buffer.Length == 0)
+                if (result.IsCompleted)
                 {
-                    return null;
+                    reader.AdvanceTo(buffer.End);
+                    if (buffer.Length == 0)
+                    {
+                        return null;
+                    }
+
+                    throw new RpcException(new Status(StatusCode.Internal, IncompleteMessage));
                 }
 
-                throw new RpcException(new Status(StatusCode.Internal, IncompleteMessage));
+                reader.AdvanceTo(buffer.Start, buffer.End);
             }
-
-            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+        catch (IOException ex) when (!settings.IsClient)
+        {
+            // Kestrel can also fail AdvanceTo once the client has reset the stream, before RequestAborted fires.
+            throw ClientReset(ex);
         }
     }
 
@@ -243,52 +251,64 @@ internal static class MessageFraming
     public static async ValueTask<T> ReadSingleMessageAsync<T>(PipeReader reader, FrameReadSettings settings, Func<DeserializationContext, T> deserializer, CancellationToken cancellationToken)
         where T : class
     {
-        while (true)
+        try
         {
-            var result = await ReadBodyAsync(reader, settings.IsClient, cancellationToken).ConfigureAwait(false);
-            var buffer = result.Buffer;
-
-            T message;
-            try
+            while (true)
             {
-                CheckSingleFrameHeader(buffer, settings);
+                var result = await ReadBodyAsync(reader, settings.IsClient, cancellationToken).ConfigureAwait(false);
+                var buffer = result.Buffer;
+
+                T message;
+                try
+                {
+                    CheckSingleFrameHeader(buffer, settings);
+                    if (!result.IsCompleted)
+                    {
+                        message = null!;
+                    }
+                    else
+                    {
+                        var remaining = buffer;
+                        if (!TryReadFrame(ref remaining, settings, out var compressed, out var payload))
+                        {
+                            throw new RpcException(new Status(StatusCode.Internal, IncompleteMessage));
+                        }
+
+                        if (remaining.Length != 0)
+                        {
+                            throw new RpcException(new Status(StatusCode.Internal, AdditionalData));
+                        }
+
+                        message = Deserialize(payload, compressed, settings, deserializer);
+                    }
+                }
+                catch
+                {
+                    reader.AdvanceTo(buffer.End);
+                    throw;
+                }
+
                 if (!result.IsCompleted)
                 {
-                    message = null!;
+                    // Kestrel credits HTTP/2 flow control for examined bytes, so buffering a large message does not stall.
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                    continue;
                 }
-                else
-                {
-                    var remaining = buffer;
-                    if (!TryReadFrame(ref remaining, settings, out var compressed, out var payload))
-                    {
-                        throw new RpcException(new Status(StatusCode.Internal, IncompleteMessage));
-                    }
 
-                    if (remaining.Length != 0)
-                    {
-                        throw new RpcException(new Status(StatusCode.Internal, AdditionalData));
-                    }
-
-                    message = Deserialize(payload, compressed, settings, deserializer);
-                }
-            }
-            catch
-            {
                 reader.AdvanceTo(buffer.End);
-                throw;
+                return message;
             }
-
-            if (!result.IsCompleted)
-            {
-                // Kestrel credits HTTP/2 flow control for examined bytes, so buffering a large message does not stall.
-                reader.AdvanceTo(buffer.Start, buffer.End);
-                continue;
-            }
-
-            reader.AdvanceTo(buffer.End);
-            return message;
+        }
+        catch (IOException ex) when (!settings.IsClient)
+        {
+            // Kestrel can also fail AdvanceTo once the client has reset the stream, before RequestAborted fires.
+            throw ClientReset(ex);
         }
     }
+
+    /// <summary>A server-side body read failed because the client reset the stream (RST_STREAM): CANCELLED, not a handler error.</summary>
+    private static RpcException ClientReset(IOException ex) =>
+        new(new Status(StatusCode.Cancelled, "The client reset the request stream.", ex));
 
     private static void WriteHeader(IBufferWriter<byte> output, bool compressed, int length)
     {

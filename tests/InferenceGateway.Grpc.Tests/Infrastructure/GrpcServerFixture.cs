@@ -27,6 +27,11 @@ public class GrpcServerFixture : IAsyncLifetime
     {
     }
 
+    /// <summary>Adds middleware in front of the gRPC endpoints.</summary>
+    protected virtual void ConfigurePipeline(WebApplication app)
+    {
+    }
+
     public async Task InitializeAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -39,6 +44,7 @@ public class GrpcServerFixture : IAsyncLifetime
         builder.Services.AddSingleton<TestService>();
 
         _app = builder.Build();
+        ConfigurePipeline(_app);
         _app.MapGrpcService<TestService>();
         _app.MapGrpcService<HealthServiceImpl>();
         _app.MapGrpcService<ReflectionServiceImpl>();

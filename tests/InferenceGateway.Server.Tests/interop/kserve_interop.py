@@ -84,6 +84,12 @@ class Checks:
     def infer(self, request, timeout=TIMEOUT):
         return grpc_interop.unary(self.channel, SERVICE + "ModelInfer", request, self.InferResponse, timeout=timeout)
 
+    def infer_alone(self, request, timeout):
+        """ModelInfer on a fresh connection of its own, which only this call can break."""
+        with grpc.insecure_channel(self.target, options=[("grpc.use_local_subchannel_pool", 1)]) as own:
+            grpc.channel_ready_future(own).result(timeout=TIMEOUT)
+            return grpc_interop.unary(own, SERVICE + "ModelInfer", request, self.InferResponse, timeout=timeout)
+
     def infer_future(self, request, timeout=TIMEOUT):
         method = self.channel.unary_unary(SERVICE + "ModelInfer", request_serializer=lambda m: m.SerializeToString(),
                                           response_deserializer=self.InferResponse.FromString)
@@ -223,12 +229,16 @@ class Checks:
         input_name, _, values, _, _, _ = self.test_data("bench_mlp", "1")
         rows = np.resize(values.astype("<f4"), 128 * 512).tobytes()
         request = self.raw_request("bench_mlp", "1", input_name, [128, 512], rows)
-        expect_status(lambda: self.infer(request, timeout=0.001), grpc.StatusCode.DEADLINE_EXCEEDED)
+        # The short-deadline calls each get a channel of their own. grpc-core may cancel a call whose deadline has
+        # already passed after giving it a stream id but before writing its HEADERS, and then sends RST_STREAM for that
+        # idle stream (grpc/grpc#19655); RFC 9113 5.1 makes that a connection error, so Kestrel answers GOAWAY
+        # (PROTOCOL_ERROR) and every other call on that connection fails with UNAVAILABLE. Seen about once in 15 runs.
+        expect_status(lambda: self.infer_alone(request, timeout=0.001), grpc.StatusCode.DEADLINE_EXCEEDED)
         # Again behind a queue of 128-row batches: the request is sent (grpc-timeout ~5 ms) and expires in the server's
         # queue or on the client, whichever notices first; either way the caller sees DEADLINE_EXCEEDED and the calls
         # around it are unaffected.
         futures = [self.infer_future(request) for _ in range(8)]
-        expect_status(lambda: self.infer(request, timeout=0.005), grpc.StatusCode.DEADLINE_EXCEEDED)
+        expect_status(lambda: self.infer_alone(request, timeout=0.005), grpc.StatusCode.DEADLINE_EXCEEDED)
         failures = [e for e in (f.exception(timeout=TIMEOUT) for f in futures) if e is not None]
         expect(not failures, f"concurrent calls failed: {failures[:2]}")
         self.bench_ok()
