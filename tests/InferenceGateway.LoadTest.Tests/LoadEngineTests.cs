@@ -160,7 +160,9 @@ public sealed class LoadEngineTests
     public async Task RunStepAsync_Progress_ReportedAboutOncePerSecond()
     {
         var snapshots = new List<ProgressSnapshot>();
-        var options = new LoadStepOptions { Mode = LoadMode.Closed, Concurrency = 1, Duration = TimeSpan.FromSeconds(1.2), Warmup = TimeSpan.Zero };
+        // 2.5 s leaves room for the 1 s and 2 s ticks: on a loaded 2-core machine a timer can fire a few hundred ms late,
+        // and a step of 1.2 s then ended before its only tick (seen once in make test).
+        var options = new LoadStepOptions { Mode = LoadMode.Closed, Concurrency = 1, Duration = TimeSpan.FromSeconds(2.5), Warmup = TimeSpan.Zero };
 
         await LoadEngine.RunStepAsync(new DelayTarget(TimeSpan.FromMilliseconds(1)), options, s => { lock (snapshots) { snapshots.Add(s); } }, CancellationToken.None)
             .WaitAsync(TestTimeout);
