@@ -124,18 +124,22 @@ public sealed class ModelRepositoryTests : IDisposable
     }
 
     [Theory]
-    [InlineData(null, null, 2)] // Neither: the gateway-wide default.
-    [InlineData(1, null, 1)] // config.json intra_op_threads.
-    [InlineData(1, 3, 3)] // Gateway:Models:<name>:IntraOpThreads wins over config.json.
-    public void Load_IntraOpThreads_ConfigJsonThenGatewayOverride(int? inConfig, int? overridden, int expected)
+    [InlineData(null, null, 2, 2)] // Neither: the gateway-wide default.
+    [InlineData(1, null, 2, 1)] // config.json intra_op_threads.
+    [InlineData(1, 3, 2, 3)] // Gateway:Models:<name>:IntraOpThreads wins over config.json.
+    [InlineData(null, null, 0, -1)] // 0 everywhere: one per core (Environment.ProcessorCount), not ORT's own count.
+    [InlineData(0, null, 2, -1)]
+    [InlineData(1, 0, 2, -1)]
+    public void Load_IntraOpThreads_ConfigJsonThenGatewayOverride(int? inConfig, int? overridden, int gatewayWide, int expected)
     {
+        expected = expected < 0 ? Environment.ProcessorCount : expected;
         var overrides = new Dictionary<string, ModelOverrides>();
         if (overridden is not null)
         {
             overrides["fraud"] = new ModelOverrides { IntraOpThreads = overridden };
         }
 
-        var backend = new OnnxModelBackend(OnnxRuntimeEnvironment.Create(), new OrtSessionConfig { IntraOpThreads = 2 }, overrides, NullLoggerFactory.Instance);
+        var backend = new OnnxModelBackend(OnnxRuntimeEnvironment.Create(), new OrtSessionConfig { IntraOpThreads = gatewayWide }, overrides, NullLoggerFactory.Instance);
         var config = ModelConfig.Load(Path.Combine(_root, "fraud", "config.json"));
         config.IntraOpThreads = inConfig;
 

@@ -15,7 +15,7 @@ public sealed record OrtCeilingOptions
     /// <summary>Rows per run, along each input's leading (batch) dimension.</summary>
     public int BatchSize { get; init; } = 64;
 
-    /// <summary>ORT intra-op threads; 0 lets ORT pick (one per core), as the gateway does by default.</summary>
+    /// <summary>ORT intra-op threads; 0 = one per core (<see cref="Environment.ProcessorCount"/>), as the gateway's default.</summary>
     public int IntraOpThreads { get; init; }
 
     /// <summary>Runs before measuring, not counted.</summary>
@@ -152,7 +152,9 @@ public static class OrtCeiling
 
         public SessionRunner(OnnxRuntimeEnvironment env, OrtCeilingOptions options, int seed)
         {
-            _session = InferenceSession.Create(env, options.ModelPath, new OrtSessionConfig { IntraOpThreads = options.IntraOpThreads, InterOpThreads = 1 });
+            // 0 resolves as in the gateway: ORT's own default may count fewer cores than the process has.
+            var threads = options.IntraOpThreads == 0 ? Environment.ProcessorCount : options.IntraOpThreads;
+            _session = InferenceSession.Create(env, options.ModelPath, new OrtSessionConfig { IntraOpThreads = threads, InterOpThreads = 1 });
             var random = new Random(seed);
             _inputs = new OrtTensor[_session.Inputs.Count];
             _outputs = new OrtTensor?[_session.Outputs.Count];

@@ -104,7 +104,7 @@ public sealed class OnnxRuntimeSettings
     /// <summary>CUDA device ordinal.</summary>
     public int CudaDeviceId { get; set; }
 
-    /// <summary>Threads ORT uses inside one operator; 0 lets ORT pick (one per core).</summary>
+    /// <summary>Threads ORT uses inside one operator; 0 = one per core (<see cref="Environment.ProcessorCount"/>).</summary>
     public int IntraOpThreads { get; set; }
 
     /// <summary>Threads ORT uses across operators.</summary>

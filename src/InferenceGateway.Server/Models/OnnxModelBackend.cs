@@ -34,6 +34,13 @@ public sealed class OnnxModelBackend : IModelBackend
             sessionConfig = sessionConfig with { IntraOpThreads = intraOp };
         }
 
+        // 0 means one thread per core, set explicitly: ORT's own default counts physical cores as its cpuinfo sees
+        // them, which on some VMs is 1 of 2 (bench_mlp then ran single-threaded while documented as 1 x 2).
+        if (sessionConfig.IntraOpThreads == 0)
+        {
+            sessionConfig = sessionConfig with { IntraOpThreads = Environment.ProcessorCount };
+        }
+
         return new OnnxLoadedModel(_environment, modelPath, sessionConfig, config.MaxBatchSize > 0, _loggerFactory.CreateLogger<InferenceSession>());
     }
 
