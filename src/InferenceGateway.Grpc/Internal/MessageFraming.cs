@@ -160,23 +160,13 @@ internal static class MessageFraming
     }
 
     /// <summary>
-    /// One read of the body. Kestrel fails server-side body reads with IOException when the client resets the stream
-    /// (RST_STREAM): that is a cancellation by the client, not a server error to log. Completes synchronously (no
-    /// allocation) when data is already buffered.
+    /// One read of the body; completes synchronously (no allocation) when data is already buffered. A server-side
+    /// IOException (client reset) is turned into CANCELLED by the callers, which also cover AdvanceTo.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<ReadResult> ReadBodyAsync(PipeReader reader, bool isClient, CancellationToken cancellationToken)
+    private static async ValueTask<ReadResult> ReadBodyAsync(PipeReader reader, CancellationToken cancellationToken)
     {
-        ReadResult result;
-        try
-        {
-            result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (IOException ex) when (!isClient)
-        {
-            throw ClientReset(ex);
-        }
-
+        var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         if (result.IsCanceled)
         {
             reader.AdvanceTo(result.Buffer.Start);
@@ -197,7 +187,7 @@ internal static class MessageFraming
         {
             while (true)
             {
-                var result = await ReadBodyAsync(reader, settings.IsClient, cancellationToken).ConfigureAwait(false);
+                var result = await ReadBodyAsync(reader, cancellationToken).ConfigureAwait(false);
                 var buffer = result.Buffer;
 
                 T? message = null;
@@ -238,7 +228,8 @@ internal static class MessageFraming
         }
         catch (IOException ex) when (!settings.IsClient)
         {
-            // Kestrel can also fail AdvanceTo once the client has reset the stream, before RequestAborted fires.
+            // Kestrel fails ReadAsync, and also AdvanceTo, once the client has reset the stream (RST_STREAM), possibly
+            // before RequestAborted fires: a cancellation by the client, not a server error to log.
             throw ClientReset(ex);
         }
     }
@@ -255,7 +246,7 @@ internal static class MessageFraming
         {
             while (true)
             {
-                var result = await ReadBodyAsync(reader, settings.IsClient, cancellationToken).ConfigureAwait(false);
+                var result = await ReadBodyAsync(reader, cancellationToken).ConfigureAwait(false);
                 var buffer = result.Buffer;
 
                 T message;
@@ -301,7 +292,8 @@ internal static class MessageFraming
         }
         catch (IOException ex) when (!settings.IsClient)
         {
-            // Kestrel can also fail AdvanceTo once the client has reset the stream, before RequestAborted fires.
+            // Kestrel fails ReadAsync, and also AdvanceTo, once the client has reset the stream (RST_STREAM), possibly
+            // before RequestAborted fires: a cancellation by the client, not a server error to log.
             throw ClientReset(ex);
         }
     }

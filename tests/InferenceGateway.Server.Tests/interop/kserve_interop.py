@@ -84,10 +84,19 @@ class Checks:
     def infer(self, request, timeout=TIMEOUT):
         return grpc_interop.unary(self.channel, SERVICE + "ModelInfer", request, self.InferResponse, timeout=timeout)
 
+    def own_channel(self):
+        """A channel with a connection of its own (not shared through grpc's global subchannel pool), ready."""
+        channel = grpc.insecure_channel(self.target, options=[("grpc.use_local_subchannel_pool", 1)])
+        try:
+            grpc.channel_ready_future(channel).result(timeout=TIMEOUT)
+        except BaseException:
+            channel.close()
+            raise
+        return channel
+
     def infer_alone(self, request, timeout):
         """ModelInfer on a fresh connection of its own, which only this call can break."""
-        with grpc.insecure_channel(self.target, options=[("grpc.use_local_subchannel_pool", 1)]) as own:
-            grpc.channel_ready_future(own).result(timeout=TIMEOUT)
+        with self.own_channel() as own:
             return grpc_interop.unary(own, SERVICE + "ModelInfer", request, self.InferResponse, timeout=timeout)
 
     def infer_future(self, request, timeout=TIMEOUT):
@@ -261,8 +270,7 @@ class Checks:
         while (self.server_metric("gateway_batcher_queue_depth", model="bench_mlp", version="1") < 16
                and time.monotonic() < deadline):
             time.sleep(0.005)
-        with grpc.insecure_channel(self.target, options=[("grpc.use_local_subchannel_pool", 1)]) as own:
-            grpc.channel_ready_future(own).result(timeout=TIMEOUT)
+        with self.own_channel() as own:
             victim = own.unary_unary(SERVICE + "ModelInfer", request_serializer=lambda m: m.SerializeToString(),
                                      response_deserializer=self.InferResponse.FromString).future(request, timeout=TIMEOUT)
             time.sleep(0.1)
