@@ -1,5 +1,13 @@
 using BenchmarkDotNet.Running;
 
-// Every benchmark in this assembly, chosen with BenchmarkDotNet's switches, e.g.
-//   dotnet run -c Release -- --filter '*BatcherOverhead*' --job short
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+namespace InferenceGateway.Benchmarks;
+
+/// <summary>
+/// Every benchmark in this assembly, chosen with BenchmarkDotNet's switches, e.g.
+/// <c>dotnet run -c Release -- --filter '*BatcherOverhead*' --job short</c>.
+/// </summary>
+public static class Program
+{
+    /// <summary>Runs the benchmarks the arguments select.</summary>
+    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+}

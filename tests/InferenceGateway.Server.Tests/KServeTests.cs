@@ -34,11 +34,8 @@ public sealed class KServeTests(GatewayFixture gateway) : IClassFixture<GatewayF
     public async Task ModelInfer_TypedContents_MatchesReferenceOutputs(string model, string version)
     {
         var data = TestData.Load(model, version);
-        var request = new ModelInferRequest { ModelName = model, ModelVersion = version, Id = "req-1" };
-        var input = new ModelInferRequest.Types.InferInputTensor { Name = data.InputName, Datatype = "FP32", Contents = new InferTensorContents() };
-        input.Shape.AddRange(data.InputShape);
-        input.Contents.Fp32Contents.AddRange(data.Input);
-        request.Inputs.Add(input);
+        var request = TypedRequest(model, version, data);
+        request.Id = "req-1";
 
         var response = await CallAsync(request);
 
@@ -148,6 +145,74 @@ public sealed class KServeTests(GatewayFixture gateway) : IClassFixture<GatewayF
         Assert.Contains("at most 128", ex.Status.Detail);
     }
 
+    [Theory]
+    [InlineData("request")]
+    [InlineData("output")]
+    [InlineData("none")]
+    public async Task ModelInfer_TypedInputs_BinaryDataParameterChoosesRawOutputs(string where)
+    {
+        var data = TestData.Load("fraud", "2");
+        var request = TypedRequest("fraud", "2", data);
+        var output = new ModelInferRequest.Types.InferRequestedOutputTensor { Name = data.OutputName };
+        request.Outputs.Add(output);
+        if (where == "request")
+        {
+            request.Parameters.Add("binary_data_output", new InferParameter { BoolParam = true });
+        }
+        else if (where == "output")
+        {
+            output.Parameters.Add("binary_data", new InferParameter { BoolParam = true });
+        }
+
+        var response = await CallAsync(request);
+
+        var tensor = Assert.Single(response.Outputs);
+        Assert.Equal(data.OutputShape, tensor.Shape.ToArray());
+        if (where == "none")
+        {
+            Assert.Empty(response.RawOutputContents);
+            AssertClose(data.Output, tensor.Contents.Fp32Contents.ToArray());
+        }
+        else
+        {
+            Assert.Null(tensor.Contents);
+            AssertClose(data.Output, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Assert.Single(response.RawOutputContents).Span).ToArray());
+        }
+    }
+
+    [Fact]
+    public async Task ModelInfer_RequestedOutputUnknown_InvalidArgumentListingTheOutputs()
+    {
+        var request = RawRequest("fraud", "1", "features", [1, 3], [1f, 2f, 3f]);
+        request.Outputs.Add(new ModelInferRequest.Types.InferRequestedOutputTensor { Name = "nope" });
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => CallAsync(request));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Contains("no output 'nope'", ex.Status.Detail);
+        Assert.Contains("probability", ex.Status.Detail);
+    }
+
+    [Fact]
+    public async Task ModelInfer_ManySequentialCalls_ReuseOfPooledCallsKeepsAnswersApart()
+    {
+        // Pooled calls are reused at once: a response written from a stale slice would show another call's id or rows.
+        var data = TestData.Load("fraud", "2");
+        var width = (int)data.InputShape[1];
+        for (var i = 0; i < 50; i++)
+        {
+            var row = i % (int)data.InputShape[0];
+            var request = RawRequest("fraud", "2", data.InputName, [1, width], data.Input.AsSpan(row * width, width).ToArray());
+            request.Id = new string('r', i % 7) + i;
+
+            var response = await CallAsync(request);
+
+            Assert.Equal(request.Id, response.Id);
+            var value = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Assert.Single(response.RawOutputContents).Span)[0];
+            Assert.InRange(value, data.Output[row] - 1e-4f, data.Output[row] + 1e-4f);
+        }
+    }
+
     [Fact]
     public async Task ModelMetadata_Fraud_ListsVersionsAndTensors()
     {
@@ -157,6 +222,16 @@ public sealed class KServeTests(GatewayFixture gateway) : IClassFixture<GatewayF
         var input = Assert.Single(response.Inputs);
         Assert.Equal("features", input.Name);
         Assert.Equal([-1L, 8L], input.Shape.ToArray());
+    }
+
+    private static ModelInferRequest TypedRequest(string model, string version, TestData data)
+    {
+        var request = new ModelInferRequest { ModelName = model, ModelVersion = version };
+        var input = new ModelInferRequest.Types.InferInputTensor { Name = data.InputName, Datatype = "FP32", Contents = new InferTensorContents() };
+        input.Shape.AddRange(data.InputShape);
+        input.Contents.Fp32Contents.AddRange(data.Input);
+        request.Inputs.Add(input);
+        return request;
     }
 
     internal static ModelInferRequest RawRequest(string model, string version, string inputName, long[] shape, float[] values)

@@ -1,10 +1,8 @@
 using System.Buffers;
-using System.Runtime.InteropServices;
-using Google.Protobuf;
-using InferenceGateway.Contracts.Inference;
 using InferenceGateway.Core.Batching;
 using InferenceGateway.Core.Models;
 using InferenceGateway.Grpc;
+using InferenceGateway.Server.Services.Wire;
 
 namespace InferenceGateway.Server.Services;
 
@@ -27,22 +25,28 @@ public sealed partial class InferenceExecutor
         _logger = logger;
     }
 
-    /// <summary>Resolves the version (empty = the gateway's choice), runs the request and builds the response.</summary>
+    /// <summary>
+    /// Resolves the version (empty = the gateway's choice), runs the request and fills in the call's response. On
+    /// success the call is returned for the response serializer, which writes it and gives it back to its pool; on
+    /// failure it is given back here and the exception carries the status.
+    /// </summary>
     /// <remarks>One async method for the whole call (lease, batch, response, metrics): each further level would cost a
     /// state machine allocation per request.</remarks>
-    public async Task<ModelInferResponse> InferAsync(ModelInferRequest request, DateTime deadline, CancellationToken cancellationToken)
+    internal async Task<ModelInferCall> InferAsync(ModelInferCall call, DateTime deadline, CancellationToken cancellationToken)
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        var succeeded = false;
         ModelVersion version;
         try
         {
-            version = Acquire(request.ModelName, request.ModelVersion);
+            version = Acquire(Utf8Text.Intern(call.ModelName.Of(call.PayloadSpan)), Utf8Text.Intern(call.ModelVersion.Of(call.PayloadSpan)));
         }
         catch (RpcException ex)
         {
             // Unknown models are not labelled by name: a client could otherwise grow the label set without bound.
             _metrics.Record("_unknown", "", "", ex.StatusCode, start);
-            Log.CallFailed(_logger, request.Id, request.ModelName, request.ModelVersion, ex.StatusCode, ex.Status.Detail);
+            Log.CallFailed(_logger, call.GetString(call.Id), call.GetString(call.ModelName), call.GetString(call.ModelVersion), ex.StatusCode, ex.Status.Detail);
+            call.Return();
             throw;
         }
 
@@ -50,19 +54,28 @@ public sealed partial class InferenceExecutor
         var batcher = version.Batcher;
         var outputConfigs = version.Config.Outputs;
 
-        // Every pooled buffer of the call in one rented array: the inputs' first, then one per output from outputStart.
+        // Typed inputs are converted into pooled buffers, all held in one rented array; raw inputs are slices of the
+        // call's request bytes and need none.
         byte[][]? rented = null;
         var rentedCount = 0;
         BatchRequest? batchRequest = null;
         try
         {
-            rented = ArrayPool<byte[]>.Shared.Rent(version.Config.Inputs.Count + outputConfigs.Count);
+            rented = ArrayPool<byte[]>.Shared.Rent(version.Config.Inputs.Count);
             batchRequest = batcher.RentRequest();
-            var rows = DecodeInputs(version, request, batchRequest, rented, ref rentedCount);
+            var rows = DecodeInputs(version, call, batchRequest, rented, ref rentedCount);
             batchRequest.Rows = rows;
-            var outputStart = rentedCount;
+            call.ResponseModelName = version.Name;
+            call.ResponseModelVersion = version.Version;
+            call.ResponseOutputConfigs = outputConfigs;
+            call.RawOutput = WantsRawOutput(call);
             for (var o = 0; o < outputConfigs.Count; o++)
             {
+                if (!IsRequested(call, outputConfigs[o].Name))
+                {
+                    continue;
+                }
+
                 var length = rows * version.OutputSpecs[o].FixedRowBytes;
                 if (length < 0)
                 {
@@ -70,7 +83,7 @@ public sealed partial class InferenceExecutor
                 }
 
                 var output = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
-                rented[rentedCount++] = output;
+                ModelInferCall.Add(ref call.ResponseOutputs, ref call.ResponseOutputCount, new ModelInferCall.ResponseOutput { ConfigIndex = o, Buffer = output, Length = length });
                 batchRequest.SetOutput(o, output.AsMemory(0, length));
             }
 
@@ -92,20 +105,21 @@ public sealed partial class InferenceExecutor
                 throw new RpcException(new Status(ToStatusCode(result.Reason), $"{version}: {result.Message}"));
             }
 
-            var response = EncodeResponse(version, request, batchRequest, rented.AsSpan(outputStart, outputConfigs.Count), rows);
+            SetResponseShapes(version, call, batchRequest, rows);
             status = StatusCode.OK;
-            return response;
+            succeeded = true;
+            return call;
         }
         catch (RpcException ex)
         {
             status = ex.StatusCode;
             if (status == StatusCode.Internal)
             {
-                Log.CallFailedInternal(_logger, request.Id, version.Name, version.Version, ex.Status.Detail);
+                Log.CallFailedInternal(_logger, call.GetString(call.Id), version.Name, version.Version, ex.Status.Detail);
             }
             else
             {
-                Log.CallFailed(_logger, request.Id, version.Name, version.Version, status, ex.Status.Detail);
+                Log.CallFailed(_logger, call.GetString(call.Id), version.Name, version.Version, status, ex.Status.Detail);
             }
 
             throw;
@@ -125,6 +139,11 @@ public sealed partial class InferenceExecutor
                 }
 
                 ArrayPool<byte[]>.Shared.Return(rented, clearArray: true);
+            }
+
+            if (!succeeded)
+            {
+                call.Return();
             }
 
             version.Release();
@@ -170,37 +189,37 @@ public sealed partial class InferenceExecutor
         _ => StatusCode.Internal,
     };
 
-    private static int DecodeInputs(ModelVersion version, ModelInferRequest request, BatchRequest batchRequest, byte[][] rented, ref int rentedCount)
+    private static int DecodeInputs(ModelVersion version, ModelInferCall call, BatchRequest batchRequest, byte[][] rented, ref int rentedCount)
     {
         var configs = version.Config.Inputs;
-        if (request.Inputs.Count != configs.Count)
+        if (call.InputCount != configs.Count)
         {
-            throw Invalid($"{version} expects {configs.Count} input(s) ({Describe(configs)}); the request has {request.Inputs.Count}");
+            throw Invalid($"{version} expects {configs.Count} input(s) ({Describe(configs)}); the request has {call.InputCount}");
         }
 
-        var raw = request.RawInputContents.Count > 0;
-        if (raw && request.RawInputContents.Count != request.Inputs.Count)
+        var raw = call.RawCount > 0;
+        if (raw && call.RawCount != call.InputCount)
         {
-            throw Invalid($"raw_input_contents has {request.RawInputContents.Count} entries but the request has {request.Inputs.Count} inputs; use raw contents for all inputs or none");
+            throw Invalid($"raw_input_contents has {call.RawCount} entries but the request has {call.InputCount} inputs; use raw contents for all inputs or none");
         }
 
         var rows = -1;
         for (var i = 0; i < configs.Count; i++)
         {
             var config = configs[i];
-            var index = FindInput(request, config.Name);
+            var index = FindInput(call, config.Name);
             if (index < 0)
             {
-                throw Invalid($"{version} has no input '{request.Inputs[i].Name}'; it expects {Describe(configs)}");
+                throw Invalid($"{version} has no input '{call.GetString(call.Inputs[i].Name)}'; it expects {Describe(configs)}");
             }
 
-            var tensor = request.Inputs[index];
-            if (tensor.Datatype != config.DataType)
+            ref readonly var tensor = ref call.Inputs[index];
+            if (!call.TextEquals(tensor.Datatype, config.DataType))
             {
-                throw Invalid($"input '{config.Name}' has datatype {tensor.Datatype}; {version} expects {config.DataType}");
+                throw Invalid($"input '{config.Name}' has datatype {call.GetString(tensor.Datatype)}; {version} expects {config.DataType}");
             }
 
-            var tensorRows = CheckShape(version, config, tensor);
+            var tensorRows = CheckShape(version, config, call.Shape(tensor));
             if (rows >= 0 && tensorRows != rows)
             {
                 throw Invalid($"inputs disagree on the batch size: {rows} and {tensorRows} rows");
@@ -208,51 +227,65 @@ public sealed partial class InferenceExecutor
 
             rows = tensorRows;
             var expectedBytes = (long)tensorRows * version.InputSpecs[i].FixedRowBytes;
-            if (config.Type == TensorDataType.Bytes)
+            var type = config.Type;
+            if (type == TensorDataType.Bytes)
             {
                 throw Invalid($"input '{config.Name}' is BYTES, which the batcher does not carry yet");
             }
 
             if (raw)
             {
-                var bytes = request.RawInputContents[index].Memory;
+                var bytes = call.Raw[index];
                 if (bytes.Length != expectedBytes)
                 {
-                    throw Invalid($"input '{config.Name}': raw_input_contents holds {bytes.Length} bytes; shape [{string.Join(',', tensor.Shape)}] of {config.DataType} needs {expectedBytes}");
+                    throw Invalid($"input '{config.Name}': raw_input_contents holds {bytes.Length} bytes; shape [{string.Join(',', call.Shape(tensor).ToArray())}] of {config.DataType} needs {expectedBytes}");
                 }
 
-                batchRequest.SetInput(i, bytes);
+                batchRequest.SetInput(i, call.Payload.AsMemory(bytes.Start, bytes.Length));
             }
             else
             {
                 var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(expectedBytes, 1));
                 rented[rentedCount++] = buffer;
-                var written = CopyContents(config, tensor, buffer.AsSpan(0, (int)expectedBytes));
-                if (written != expectedBytes)
+                var elementSize = Math.Max(type.ElementSize(), 1);
+                var values = ModelInferCodec.CopyContents(call, tensor, type, buffer.AsSpan(0, (int)expectedBytes));
+                if (values * elementSize != expectedBytes)
                 {
-                    throw Invalid($"input '{config.Name}': contents hold {written / Math.Max(config.Type.ElementSize(), 1)} {config.DataType} values; shape [{string.Join(',', tensor.Shape)}] needs {expectedBytes / config.Type.ElementSize()}");
+                    throw Invalid($"input '{config.Name}': contents hold {values} {config.DataType} values; shape [{string.Join(',', call.Shape(tensor).ToArray())}] needs {expectedBytes / elementSize}");
                 }
 
                 batchRequest.SetInput(i, buffer.AsMemory(0, (int)expectedBytes));
             }
         }
 
-        foreach (var output in request.Outputs)
+        for (var o = 0; o < call.OutputCount; o++)
         {
-            if (!version.Config.Outputs.Exists(o => o.Name == output.Name))
+            if (!HasOutput(version, call, call.Outputs[o].Name))
             {
-                throw Invalid($"{version} has no output '{output.Name}'; it has {Describe(version.Config.Outputs)}");
+                throw Invalid($"{version} has no output '{call.GetString(call.Outputs[o].Name)}'; it has {Describe(version.Config.Outputs)}");
             }
         }
 
         return rows;
     }
 
-    private static int CheckShape(ModelVersion version, TensorConfig config, ModelInferRequest.Types.InferInputTensor tensor)
+    private static bool HasOutput(ModelVersion version, ModelInferCall call, Slice name)
+    {
+        foreach (var output in version.Config.Outputs)
+        {
+            if (call.TextEquals(name, output.Name))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static int CheckShape(ModelVersion version, TensorConfig config, ReadOnlySpan<long> shape)
     {
         var dims = config.Dims;
-        var shape = tensor.Shape;
-        var ok = shape.Count == dims.Length;
+        var ok = shape.Length == dims.Length;
         for (var d = 0; ok && d < dims.Length; d++)
         {
             ok = dims[d] == -1 ? shape[d] >= 1 : shape[d] == dims[d];
@@ -260,7 +293,7 @@ public sealed partial class InferenceExecutor
 
         if (!ok)
         {
-            throw Invalid($"input '{config.Name}' has shape [{string.Join(',', shape)}]; {version} expects [{string.Join(',', dims)}] (-1 = any size >= 1)");
+            throw Invalid($"input '{config.Name}' has shape [{string.Join(',', shape.ToArray())}]; {version} expects [{string.Join(',', dims)}] (-1 = any size >= 1)");
         }
 
         if (!version.HasBatchDimension)
@@ -277,116 +310,25 @@ public sealed partial class InferenceExecutor
         return (int)rows;
     }
 
-    private static long CopyContents(TensorConfig config, ModelInferRequest.Types.InferInputTensor tensor, Span<byte> destination)
+    /// <summary>Records each response output's shape, [rows (when the model batches), ..row shape], for the writer.</summary>
+    private static void SetResponseShapes(ModelVersion version, ModelInferCall call, BatchRequest batchRequest, int rows)
     {
-        var contents = tensor.Contents;
-        if (contents is null)
+        for (var i = 0; i < call.ResponseOutputCount; i++)
         {
-            return 0;
-        }
-
-        return config.Type switch
-        {
-            TensorDataType.Fp32 => Copy(contents.Fp32Contents, MemoryMarshal.Cast<byte, float>(destination)) * 4L,
-            TensorDataType.Fp64 => Copy(contents.Fp64Contents, MemoryMarshal.Cast<byte, double>(destination)) * 8L,
-            TensorDataType.Int64 => Copy(contents.Int64Contents, MemoryMarshal.Cast<byte, long>(destination)) * 8L,
-            TensorDataType.Int32 => Copy(contents.IntContents, MemoryMarshal.Cast<byte, int>(destination)) * 4L,
-            TensorDataType.Bool => Copy(contents.BoolContents, MemoryMarshal.Cast<byte, bool>(destination)),
-            _ => 0,
-        };
-    }
-
-    private static int Copy<T>(Google.Protobuf.Collections.RepeatedField<T> source, Span<T> destination)
-    {
-        if (source.Count != destination.Length)
-        {
-            return source.Count;
-        }
-
-        for (var i = 0; i < source.Count; i++)
-        {
-            destination[i] = source[i];
-        }
-
-        return source.Count;
-    }
-
-    private static ModelInferResponse EncodeResponse(ModelVersion version, ModelInferRequest request, BatchRequest batchRequest, ReadOnlySpan<byte[]> outputs, int rows)
-    {
-        var response = new ModelInferResponse { ModelName = version.Name, ModelVersion = version.Version, Id = request.Id };
-        var raw = WantsRawOutput(request);
-        var configs = version.Config.Outputs;
-
-        // Exact capacities: a repeated field's first Add otherwise allocates room for eight entries.
-        var requested = request.Outputs.Count == 0 ? configs.Count : request.Outputs.Count;
-        response.Outputs.Capacity = requested;
-        if (raw)
-        {
-            response.RawOutputContents.Capacity = requested;
-        }
-
-        for (var o = 0; o < configs.Count; o++)
-        {
-            if (!IsRequested(request, configs[o].Name))
-            {
-                continue;
-            }
-
-            var config = configs[o];
-            var tensor = new ModelInferResponse.Types.InferOutputTensor { Name = config.Name, Datatype = config.DataType };
-            var rowShape = batchRequest.GetOutputRowShape(o);
-            tensor.Shape.Capacity = rowShape.Length + (version.HasBatchDimension ? 1 : 0);
+            ref var output = ref call.ResponseOutputs[i];
+            output.Length = batchRequest.GetOutputLength(output.ConfigIndex);
+            output.DimStart = call.ResponseDimCount;
             if (version.HasBatchDimension)
             {
-                tensor.Shape.Add(rows);
+                ModelInferCall.Add(ref call.ResponseDims, ref call.ResponseDimCount, rows);
             }
 
-            foreach (var dim in rowShape)
+            foreach (var dim in batchRequest.GetOutputRowShape(output.ConfigIndex))
             {
-                tensor.Shape.Add(dim);
+                ModelInferCall.Add(ref call.ResponseDims, ref call.ResponseDimCount, dim);
             }
 
-            var bytes = outputs[o].AsSpan(0, batchRequest.GetOutputLength(o));
-            if (raw)
-            {
-                response.RawOutputContents.Add(ByteString.CopyFrom(bytes));
-            }
-            else
-            {
-                tensor.Contents = new InferTensorContents();
-                switch (config.Type)
-                {
-                    case TensorDataType.Fp32:
-                        AddAll(tensor.Contents.Fp32Contents, MemoryMarshal.Cast<byte, float>(bytes));
-                        break;
-                    case TensorDataType.Fp64:
-                        AddAll(tensor.Contents.Fp64Contents, MemoryMarshal.Cast<byte, double>(bytes));
-                        break;
-                    case TensorDataType.Int64:
-                        AddAll(tensor.Contents.Int64Contents, MemoryMarshal.Cast<byte, long>(bytes));
-                        break;
-                    case TensorDataType.Int32:
-                        AddAll(tensor.Contents.IntContents, MemoryMarshal.Cast<byte, int>(bytes));
-                        break;
-                    case TensorDataType.Bool:
-                        AddAll(tensor.Contents.BoolContents, MemoryMarshal.Cast<byte, bool>(bytes));
-                        break;
-                }
-            }
-
-            response.Outputs.Add(tensor);
-        }
-
-        return response;
-    }
-
-    /// <summary>Appends values without the temporary array AddRange would need (it takes an IEnumerable).</summary>
-    private static void AddAll<T>(Google.Protobuf.Collections.RepeatedField<T> field, ReadOnlySpan<T> values)
-    {
-        field.Capacity = field.Count + values.Length;
-        foreach (var value in values)
-        {
-            field.Add(value);
+            output.DimCount = call.ResponseDimCount - output.DimStart;
         }
     }
 
@@ -394,21 +336,16 @@ public sealed partial class InferenceExecutor
     /// Raw outputs when the request sent raw inputs, or asked with the <c>binary_data_output</c> request parameter
     /// or a <c>binary_data</c> output parameter (Triton's convention); typed contents otherwise.
     /// </summary>
-    private static bool WantsRawOutput(ModelInferRequest request)
+    private static bool WantsRawOutput(ModelInferCall call)
     {
-        if (request.RawInputContents.Count > 0)
+        if (call.RawCount > 0 || call.BinaryDataOutput)
         {
             return true;
         }
 
-        if (request.Parameters.TryGetValue("binary_data_output", out var all) && all.BoolParam)
+        for (var o = 0; o < call.OutputCount; o++)
         {
-            return true;
-        }
-
-        foreach (var output in request.Outputs)
-        {
-            if (output.Parameters.TryGetValue("binary_data", out var one) && one.BoolParam)
+            if (call.Outputs[o].BinaryData)
             {
                 return true;
             }
@@ -417,16 +354,16 @@ public sealed partial class InferenceExecutor
         return false;
     }
 
-    private static bool IsRequested(ModelInferRequest request, string name)
+    private static bool IsRequested(ModelInferCall call, string name)
     {
-        if (request.Outputs.Count == 0)
+        if (call.OutputCount == 0)
         {
             return true;
         }
 
-        foreach (var output in request.Outputs)
+        for (var o = 0; o < call.OutputCount; o++)
         {
-            if (output.Name == name)
+            if (call.TextEquals(call.Outputs[o].Name, name))
             {
                 return true;
             }
@@ -435,11 +372,11 @@ public sealed partial class InferenceExecutor
         return false;
     }
 
-    private static int FindInput(ModelInferRequest request, string name)
+    private static int FindInput(ModelInferCall call, string name)
     {
-        for (var i = 0; i < request.Inputs.Count; i++)
+        for (var i = 0; i < call.InputCount; i++)
         {
-            if (request.Inputs[i].Name == name)
+            if (call.TextEquals(call.Inputs[i].Name, name))
             {
                 return i;
             }

@@ -3,6 +3,7 @@ using InferenceGateway.Contracts.Inference;
 using InferenceGateway.Core.Models;
 using InferenceGateway.Grpc;
 using InferenceGateway.Server.Hosting;
+using InferenceGateway.Server.Services.Wire;
 
 namespace InferenceGateway.Server.Services;
 
@@ -24,6 +25,10 @@ public sealed class KServeInferenceService : IGrpcService
     /// <summary>The ModelInfer method, for clients of this gateway.</summary>
     public static readonly Method<ModelInferRequest, ModelInferResponse> ModelInferMethod = Unary<ModelInferRequest, ModelInferResponse>("ModelInfer", ModelInferRequest.Parser, ModelInferResponse.Parser);
 
+    // The server's own ModelInfer: same method and wire format, parsed and written by the pooled, allocation-free codec.
+    private static readonly Method<ModelInferCall, ModelInferCall> ServerModelInferMethod =
+        new(MethodType.Unary, ServiceName, "ModelInfer", ModelInferCodec.RequestMarshaller, ModelInferCodec.ResponseMarshaller);
+
     private readonly ModelRepository _repository;
     private readonly InferenceExecutor _executor;
     private readonly GatewayReadiness _readiness;
@@ -43,7 +48,7 @@ public sealed class KServeInferenceService : IGrpcService
         .AddMethod(ModelReadyMethod, ModelReady)
         .AddMethod(ServerMetadataMethod, ServerMetadata)
         .AddMethod(ModelMetadataMethod, ModelMetadata)
-        .AddMethod(ModelInferMethod, ModelInfer)
+        .AddMethod(ServerModelInferMethod, ModelInfer)
         .WithDescriptor(GrpcServiceReflection.Descriptor.Services[0])
         .Build();
 
@@ -62,8 +67,8 @@ public sealed class KServeInferenceService : IGrpcService
     private Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context) =>
         Task.FromResult(ModelMetadata(request));
 
-    private Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context) =>
-        _executor.InferAsync(request, context.Deadline, context.CancellationToken);
+    private Task<ModelInferCall> ModelInfer(ModelInferCall call, ServerCallContext context) =>
+        _executor.InferAsync(call, context.Deadline, context.CancellationToken);
 
     private static ServerMetadataResponse ServerMetadata()
     {

@@ -1,0 +1,237 @@
+using System.Buffers;
+using System.Text;
+using InferenceGateway.Core.Models;
+using Microsoft.Extensions.ObjectPool;
+
+namespace InferenceGateway.Server.Services.Wire;
+
+/// <summary>
+/// One ModelInfer call on the server, pooled: the request's bytes (one pooled copy of the message), a parsed view of
+/// them (names, shapes and tensor contents as slices of those bytes, so raw inputs reach the batcher without a copy),
+/// and the response's outputs (pooled buffers) until they are written. Replaces the generated ModelInferRequest /
+/// ModelInferResponse objects on the server's hot path, which allocated 1-3 KB per call (perf/RESULTS.md, codec).
+/// </summary>
+/// <remarks>
+/// Lifetime: rented by the request deserializer (<see cref="ModelInferCodec"/>), handed to the handler, and returned to
+/// the pool by the response serializer after writing, or by the handler when the call fails. Nothing may keep a slice
+/// of <see cref="Payload"/> past that point.
+/// </remarks>
+internal sealed class ModelInferCall
+{
+    // Arrays that grew beyond these sizes are dropped on return, so one huge request does not pin memory in the pool.
+    private const int MaxRetainedPayload = 1 << 20;
+    private const int MaxRetainedEntries = 256;
+
+    private static readonly ObjectPool<ModelInferCall> s_pool =
+        new DefaultObjectPool<ModelInferCall>(new DefaultPooledObjectPolicy<ModelInferCall>(), Environment.ProcessorCount * 64);
+
+    private byte[] _payload = [];
+
+    /// <summary>The request message's bytes: <c>Payload[..PayloadLength]</c>.</summary>
+    public byte[] Payload => _payload;
+
+    public int PayloadLength { get; private set; }
+
+    public ReadOnlySpan<byte> PayloadSpan => _payload.AsSpan(0, PayloadLength);
+
+    // Request view (field numbers of grpc_service.proto's ModelInferRequest).
+    public Slice ModelName;
+    public Slice ModelVersion;
+    public Slice Id;
+
+    /// <summary>The request parameter <c>binary_data_output</c> is a true bool_param.</summary>
+    public bool BinaryDataOutput;
+
+    public InputTensor[] Inputs = new InputTensor[4];
+    public int InputCount;
+    public RequestedOutput[] Outputs = new RequestedOutput[4];
+    public int OutputCount;
+
+    /// <summary>Shape dimensions of all inputs; an input's are <c>Dims[ShapeStart..+ShapeCount]</c>.</summary>
+    public long[] Dims = new long[16];
+    public int DimCount;
+
+    /// <summary>Occurrences of each input's <c>contents</c> message (normally one; protobuf merges repeats).</summary>
+    public Slice[] ContentSlices = new Slice[4];
+    public int ContentSliceCount;
+
+    /// <summary><c>raw_input_contents</c>, in order.</summary>
+    public Slice[] Raw = new Slice[4];
+    public int RawCount;
+
+    // Response state, set by the executor and written by ModelInferCodec.
+    public string ResponseModelName = "";
+    public string ResponseModelVersion = "";
+
+    /// <summary>The served version's outputs; <see cref="ResponseOutput.ConfigIndex"/> indexes it. Null until a response is set.</summary>
+    public List<TensorConfig>? ResponseOutputConfigs;
+    public bool RawOutput;
+    public ResponseOutput[] ResponseOutputs = new ResponseOutput[4];
+    public int ResponseOutputCount;
+    public long[] ResponseDims = new long[16];
+    public int ResponseDimCount;
+
+    /// <summary>Takes a call from the pool and copies <paramref name="payload"/> into its pooled buffer.</summary>
+    public static ModelInferCall Rent(in ReadOnlySequence<byte> payload)
+    {
+        var call = s_pool.Get();
+        var length = checked((int)payload.Length);
+        if (call._payload.Length < length)
+        {
+            if (call._payload.Length > 0)
+            {
+                ArrayPool<byte>.Shared.Return(call._payload);
+            }
+
+            call._payload = ArrayPool<byte>.Shared.Rent(Math.Max(length, 256));
+        }
+
+        payload.CopyTo(call._payload);
+        call.PayloadLength = length;
+        return call;
+    }
+
+    /// <summary>Releases the response buffers and returns the call to the pool. Call exactly once.</summary>
+    public void Return()
+    {
+        for (var i = 0; i < ResponseOutputCount; i++)
+        {
+            if (ResponseOutputs[i].Buffer is { } buffer)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            ResponseOutputs[i] = default;
+        }
+
+        if (_payload.Length > MaxRetainedPayload)
+        {
+            ArrayPool<byte>.Shared.Return(_payload);
+            _payload = [];
+        }
+
+        ModelName = ModelVersion = Id = default;
+        BinaryDataOutput = false;
+        InputCount = OutputCount = DimCount = ContentSliceCount = RawCount = 0;
+        ResponseModelName = ResponseModelVersion = "";
+        ResponseOutputConfigs = null;
+        RawOutput = false;
+        ResponseOutputCount = ResponseDimCount = 0;
+        PayloadLength = 0;
+        if (Inputs.Length > MaxRetainedEntries || Outputs.Length > MaxRetainedEntries || Dims.Length > MaxRetainedEntries * 4
+            || ContentSlices.Length > MaxRetainedEntries || Raw.Length > MaxRetainedEntries || ResponseOutputs.Length > MaxRetainedEntries
+            || ResponseDims.Length > MaxRetainedEntries * 4)
+        {
+            return; // dropped: the pool makes a fresh one when it runs short
+        }
+
+        s_pool.Return(this);
+    }
+
+    /// <summary>Field text as a string (allocates; for lookups that miss the cache, errors and logs).</summary>
+    public string GetString(Slice slice) => slice.Length == 0 ? "" : Encoding.UTF8.GetString(slice.Of(PayloadSpan));
+
+    /// <summary>True when <paramref name="slice"/> holds exactly the UTF-8 encoding of <paramref name="text"/>.</summary>
+    public bool TextEquals(Slice slice, string text) => Utf8Text.Equals(slice.Of(PayloadSpan), text);
+
+    public ReadOnlySpan<long> Shape(in InputTensor input) => Dims.AsSpan(input.ShapeStart, input.ShapeCount);
+
+    internal static void Add<T>(ref T[] array, ref int count, T item)
+    {
+        if (count == array.Length)
+        {
+            Array.Resize(ref array, array.Length * 2);
+        }
+
+        array[count++] = item;
+    }
+
+    /// <summary>One <c>InferInputTensor</c>.</summary>
+    public struct InputTensor
+    {
+        public Slice Name;
+        public Slice Datatype;
+        public int ShapeStart;
+        public int ShapeCount;
+        public int ContentsStart;
+        public int ContentsCount;
+    }
+
+    /// <summary>One <c>InferRequestedOutputTensor</c>.</summary>
+    public struct RequestedOutput
+    {
+        public Slice Name;
+
+        /// <summary>The output parameter <c>binary_data</c> is a true bool_param.</summary>
+        public bool BinaryData;
+    }
+
+    /// <summary>One output of the response: which config output, its bytes and its shape.</summary>
+    public struct ResponseOutput
+    {
+        public int ConfigIndex;
+        public byte[]? Buffer;
+        public int Length;
+        public int DimStart;
+        public int DimCount;
+    }
+}
+
+/// <summary>UTF-8 comparisons and a small cache of decoded names, so that steady traffic allocates no strings.</summary>
+internal static class Utf8Text
+{
+    private const int StackLimit = 256;
+
+    /// <summary>True when <paramref name="utf8"/> is exactly the UTF-8 encoding of <paramref name="text"/>.</summary>
+    public static bool Equals(ReadOnlySpan<byte> utf8, string text)
+    {
+        // Every char takes at least one byte and at most three (a surrogate pair, two chars, takes four).
+        if (utf8.Length < text.Length || utf8.Length > text.Length * 3)
+        {
+            return false;
+        }
+
+        if (utf8.Length <= StackLimit)
+        {
+            Span<byte> encoded = stackalloc byte[StackLimit];
+            return Encoding.UTF8.TryGetBytes(text, encoded, out var written) && encoded[..written].SequenceEqual(utf8);
+        }
+
+        return Encoding.UTF8.GetBytes(text).AsSpan().SequenceEqual(utf8);
+    }
+
+    private static readonly Entry?[] s_cache = new Entry?[64];
+    private static int s_next;
+
+    /// <summary>
+    /// The string for <paramref name="utf8"/>, from a bounded cache of recent ones (model names and versions repeat);
+    /// a miss decodes and replaces the oldest entry, so clients sending random names cost an allocation, not memory.
+    /// </summary>
+    public static string Intern(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.IsEmpty)
+        {
+            return "";
+        }
+
+        var cache = s_cache;
+        foreach (var entry in cache)
+        {
+            if (entry is not null && entry.Utf8.AsSpan().SequenceEqual(utf8))
+            {
+                return entry.Text;
+            }
+        }
+
+        var text = Encoding.UTF8.GetString(utf8);
+        if (utf8.Length <= 128)
+        {
+            var slot = (int)((uint)Interlocked.Increment(ref s_next) % (uint)cache.Length);
+            Volatile.Write(ref cache[slot], new Entry(utf8.ToArray(), text));
+        }
+
+        return text;
+    }
+
+    private sealed record Entry(byte[] Utf8, string Text);
+}
