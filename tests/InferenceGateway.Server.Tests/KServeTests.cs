@@ -194,6 +194,24 @@ public sealed class KServeTests(GatewayFixture gateway) : IClassFixture<GatewayF
     }
 
     [Fact]
+    public async Task ModelInfer_MalformedTypedContents_InvalidArgumentNamingTheInput()
+    {
+        // fraud v1, input "features" [1,3] FP32 whose packed fp32_contents hold 5 bytes: not a whole number of floats.
+        byte[] contents = [0x32, 5, 0, 0, 128, 63, 0];
+        byte[] tensor = [0x0A, 8, .. "features"u8, 0x12, 4, .. "FP32"u8, 0x1A, 2, 1, 3, 0x2A, (byte)contents.Length, .. contents];
+        byte[] message = [0x0A, 5, .. "fraud"u8, 0x12, 1, (byte)'1', 0x2A, (byte)tensor.Length, .. tensor];
+        var method = new Method<byte[], ModelInferResponse>(MethodType.Unary, "inference.GRPCInferenceService", "ModelInfer",
+            Marshallers.Create<byte[]>(static (bytes, context) => context.Complete(bytes), static context => context.PayloadAsNewBuffer()),
+            Marshallers.ForProtobuf(ModelInferResponse.Parser));
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => gateway.Channel.CreateCallInvoker()
+            .AsyncUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + Timeout), message).ResponseAsync.WaitAsync(Timeout));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Contains("input 'features': malformed contents", ex.Status.Detail);
+    }
+
+    [Fact]
     public async Task ModelInfer_ManySequentialCalls_ReuseOfPooledCallsKeepsAnswersApart()
     {
         // Pooled calls are reused at once: a response written from a stale slice would show another call's id or rows.

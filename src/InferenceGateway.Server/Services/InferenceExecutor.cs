@@ -248,7 +248,17 @@ public sealed partial class InferenceExecutor
                 var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(expectedBytes, 1));
                 rented[rentedCount++] = buffer;
                 var elementSize = Math.Max(type.ElementSize(), 1);
-                var values = ModelInferCodec.CopyContents(call, tensor, type, buffer.AsSpan(0, (int)expectedBytes));
+                long values;
+                try
+                {
+                    values = ModelInferCodec.CopyContents(call, tensor, type, buffer.AsSpan(0, (int)expectedBytes));
+                }
+                catch (ProtoFormatException ex)
+                {
+                    // Typed contents are decoded here, after the deserializer, so the message can name the input.
+                    throw Invalid($"input '{config.Name}': malformed contents ({ex.Message})");
+                }
+
                 if (values * elementSize != expectedBytes)
                 {
                     throw Invalid($"input '{config.Name}': contents hold {values} {config.DataType} values; shape [{string.Join(',', call.Shape(tensor).ToArray())}] needs {expectedBytes / elementSize}");
