@@ -1,4 +1,3 @@
-using System.Buffers;
 using InferenceGateway.Core.Batching;
 using InferenceGateway.Core.Models;
 using InferenceGateway.Grpc;
@@ -54,16 +53,13 @@ public sealed partial class InferenceExecutor
         var batcher = version.Batcher;
         var outputConfigs = version.Config.Outputs;
 
-        // Typed inputs are converted into pooled buffers, all held in one rented array; raw inputs are slices of the
-        // call's request bytes and need none.
-        byte[][]? rented = null;
-        var rentedCount = 0;
+        // Every buffer of the call (typed inputs converted for the batcher, outputs) belongs to the call; raw inputs are
+        // slices of its request bytes.
         BatchRequest? batchRequest = null;
         try
         {
-            rented = ArrayPool<byte[]>.Shared.Rent(version.Config.Inputs.Count);
             batchRequest = batcher.RentRequest();
-            var rows = DecodeInputs(version, call, batchRequest, rented, ref rentedCount);
+            var rows = DecodeInputs(version, call, batchRequest);
             batchRequest.Rows = rows;
             call.ResponseModelName = version.Name;
             call.ResponseModelVersion = version.Version;
@@ -82,7 +78,7 @@ public sealed partial class InferenceExecutor
                     throw new RpcException(new Status(StatusCode.Unimplemented, $"output '{outputConfigs[o].Name}' has a variable shape, which the gateway does not serve yet"));
                 }
 
-                var output = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+                var output = call.RentBuffer(length);
                 ModelInferCall.Add(ref call.ResponseOutputs, ref call.ResponseOutputCount, new ModelInferCall.ResponseOutput { ConfigIndex = o, Buffer = output, Length = length });
                 batchRequest.SetOutput(o, output.AsMemory(0, length));
             }
@@ -129,16 +125,6 @@ public sealed partial class InferenceExecutor
             if (batchRequest is not null)
             {
                 batcher.ReturnRequest(batchRequest);
-            }
-
-            if (rented is not null)
-            {
-                for (var i = 0; i < rentedCount; i++)
-                {
-                    ArrayPool<byte>.Shared.Return(rented[i]);
-                }
-
-                ArrayPool<byte[]>.Shared.Return(rented, clearArray: true);
             }
 
             if (!succeeded)
@@ -189,7 +175,7 @@ public sealed partial class InferenceExecutor
         _ => StatusCode.Internal,
     };
 
-    private static int DecodeInputs(ModelVersion version, ModelInferCall call, BatchRequest batchRequest, byte[][] rented, ref int rentedCount)
+    private static int DecodeInputs(ModelVersion version, ModelInferCall call, BatchRequest batchRequest)
     {
         var configs = version.Config.Inputs;
         if (call.InputCount != configs.Count)
@@ -245,8 +231,7 @@ public sealed partial class InferenceExecutor
             }
             else
             {
-                var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(expectedBytes, 1));
-                rented[rentedCount++] = buffer;
+                var buffer = call.RentBuffer((int)expectedBytes);
                 var elementSize = Math.Max(type.ElementSize(), 1);
                 long values;
                 try

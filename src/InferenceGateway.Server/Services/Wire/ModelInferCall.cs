@@ -18,13 +18,21 @@ namespace InferenceGateway.Server.Services.Wire;
 /// </remarks>
 internal sealed class ModelInferCall
 {
-    // Arrays that grew beyond these sizes are dropped on return, so one huge request does not pin memory in the pool.
-    private const int MaxRetainedPayload = 1 << 20;
+    // A call keeps its byte buffers between uses when they are at most this size (the pool then holds at most
+    // MaxPooled x a few of them); larger ones go back to ArrayPool.Shared on return. Entry arrays that grew beyond
+    // MaxRetainedEntries are dropped with their call, so one huge request does not pin memory in the pool.
+    private const int MaxRetainedBytes = 16 * 1024;
     private const int MaxRetainedEntries = 256;
 
-    private static readonly ObjectPool<ModelInferCall> s_pool =
-        new DefaultObjectPool<ModelInferCall>(new DefaultPooledObjectPolicy<ModelInferCall>(), Environment.ProcessorCount * 64);
+    // Enough for every call in flight at high concurrency (h2load at 256 streams, 64 x 16 KB per core at most):
+    // a smaller pool churns at saturation, allocating a fresh call and buffers for each miss.
+    private static readonly int MaxPooled = Math.Max(1024, Environment.ProcessorCount * 64);
 
+    private static readonly ObjectPool<ModelInferCall> s_pool =
+        new DefaultObjectPool<ModelInferCall>(new DefaultPooledObjectPolicy<ModelInferCall>(), MaxPooled);
+
+    private byte[][] _buffers = new byte[4][];
+    private int _buffersUsed;
     private byte[] _payload = [];
 
     /// <summary>The request message's bytes: <c>Payload[..PayloadLength]</c>.</summary>
@@ -71,18 +79,14 @@ internal sealed class ModelInferCall
     public long[] ResponseDims = new long[16];
     public int ResponseDimCount;
 
-    /// <summary>Takes a call from the pool and copies <paramref name="payload"/> into its pooled buffer.</summary>
+    /// <summary>Takes a call from the pool and copies <paramref name="payload"/> into its buffer.</summary>
     public static ModelInferCall Rent(in ReadOnlySequence<byte> payload)
     {
         var call = s_pool.Get();
         var length = checked((int)payload.Length);
         if (call._payload.Length < length)
         {
-            if (call._payload.Length > 0)
-            {
-                ArrayPool<byte>.Shared.Return(call._payload);
-            }
-
+            ReturnToArrayPool(call._payload);
             call._payload = ArrayPool<byte>.Shared.Rent(Math.Max(length, 256));
         }
 
@@ -91,41 +95,70 @@ internal sealed class ModelInferCall
         return call;
     }
 
-    /// <summary>Releases the response buffers and returns the call to the pool. Call exactly once.</summary>
-    public void Return()
+    /// <summary>
+    /// A buffer of at least <paramref name="length"/> bytes that the call owns until <see cref="Return"/> (typed
+    /// inputs converted for the batcher, outputs for the response). Reused by the next call that takes this one.
+    /// </summary>
+    public byte[] RentBuffer(int length)
     {
-        for (var i = 0; i < ResponseOutputCount; i++)
+        if (_buffersUsed == _buffers.Length)
         {
-            if (ResponseOutputs[i].Buffer is { } buffer)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-
-            ResponseOutputs[i] = default;
+            Array.Resize(ref _buffers, _buffers.Length * 2);
         }
 
-        if (_payload.Length > MaxRetainedPayload)
+        ref var slot = ref _buffers[_buffersUsed++];
+        if (slot is null || slot.Length < length)
         {
-            ArrayPool<byte>.Shared.Return(_payload);
+            ReturnToArrayPool(slot);
+            slot = ArrayPool<byte>.Shared.Rent(Math.Max(length, 64));
+        }
+
+        return slot;
+    }
+
+    /// <summary>Gives up the buffers and returns the call to the pool. Call exactly once.</summary>
+    public void Return()
+    {
+        for (var i = 0; i < _buffersUsed; i++)
+        {
+            if (_buffers[i].Length > MaxRetainedBytes)
+            {
+                ReturnToArrayPool(_buffers[i]);
+                _buffers[i] = null!;
+            }
+        }
+
+        if (_payload.Length > MaxRetainedBytes)
+        {
+            ReturnToArrayPool(_payload);
             _payload = [];
         }
 
+        Array.Clear(ResponseOutputs, 0, ResponseOutputCount);
         ModelName = ModelVersion = Id = default;
         BinaryDataOutput = false;
         InputCount = OutputCount = DimCount = ContentSliceCount = RawCount = 0;
         ResponseModelName = ResponseModelVersion = "";
         ResponseOutputConfigs = null;
         RawOutput = false;
-        ResponseOutputCount = ResponseDimCount = 0;
+        ResponseOutputCount = ResponseDimCount = _buffersUsed = 0;
         PayloadLength = 0;
         if (Inputs.Length > MaxRetainedEntries || Outputs.Length > MaxRetainedEntries || Dims.Length > MaxRetainedEntries * 4
             || ContentSlices.Length > MaxRetainedEntries || Raw.Length > MaxRetainedEntries || ResponseOutputs.Length > MaxRetainedEntries
-            || ResponseDims.Length > MaxRetainedEntries * 4)
+            || ResponseDims.Length > MaxRetainedEntries * 4 || _buffers.Length > MaxRetainedEntries)
         {
             return; // dropped: the pool makes a fresh one when it runs short
         }
 
         s_pool.Return(this);
+    }
+
+    private static void ReturnToArrayPool(byte[]? buffer)
+    {
+        if (buffer is { Length: > 0 })
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>Field text as a string (allocates; for lookups that miss the cache, errors and logs).</summary>
