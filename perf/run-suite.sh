@@ -517,7 +517,11 @@ bdn_section("## (a2) Batcher overhead per request (BenchmarkDotNet, no-op runner
             "on its caller.", "batcher-overhead.md")
 bdn_section("## (a3) Protobuf codec per call (BenchmarkDotNet, no sockets)",
             "Parsing one ModelInferRequest from a byte sequence and writing one ModelInferResponse into a reused buffer "
-            "writer: the protobuf share of a ModelInfer call.", "protobuf-codec.md")
+            "writer: the protobuf share of a ModelInfer call. `ParseRequest` / `WriteResponse`: Google.Protobuf's generated "
+            "code (what clients use; `WriteResponse` writes an already built message, so the objects a server would build "
+            "per call are not counted). `ParseRequestPooled` / `WriteResponsePooled`: the server's hand-written codec "
+            "(docs/grpc.md, \"ModelInfer wire codec\"): parse into a pooled call and give it back; write from pooled "
+            "buffers.", "protobuf-codec.md")
 
 import statistics
 
