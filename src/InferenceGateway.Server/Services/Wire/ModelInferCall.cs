@@ -24,8 +24,8 @@ internal sealed class ModelInferCall
     private const int MaxRetainedBytes = 16 * 1024;
     private const int MaxRetainedEntries = 256;
 
-    // Enough for every call in flight at high concurrency (h2load at 256 streams, 64 x 16 KB per core at most):
-    // a smaller pool churns at saturation, allocating a fresh call and buffers for each miss.
+    // Enough for every call in flight at high concurrency (the saturation benchmark keeps 256 in flight): a pool of
+    // 128 churned there, allocating a fresh call and fresh buffers for each miss.
     private static readonly int MaxPooled = Math.Max(1024, Environment.ProcessorCount * 64);
 
     private static readonly ObjectPool<ModelInferCall> s_pool =
