@@ -165,7 +165,7 @@ internal sealed class ModelInferCall
     public string GetString(Slice slice) => slice.Length == 0 ? "" : Encoding.UTF8.GetString(slice.Of(PayloadSpan));
 
     /// <summary>True when <paramref name="slice"/> holds exactly the UTF-8 encoding of <paramref name="text"/>.</summary>
-    public bool TextEquals(Slice slice, string text) => Utf8Text.Equals(slice.Of(PayloadSpan), text);
+    public bool TextEquals(Slice slice, string text) => Utf8Text.Matches(slice.Of(PayloadSpan), text);
 
     public ReadOnlySpan<long> Shape(in InputTensor input) => Dims.AsSpan(input.ShapeStart, input.ShapeCount);
 
@@ -216,7 +216,7 @@ internal static class Utf8Text
     private const int StackLimit = 256;
 
     /// <summary>True when <paramref name="utf8"/> is exactly the UTF-8 encoding of <paramref name="text"/>.</summary>
-    public static bool Equals(ReadOnlySpan<byte> utf8, string text)
+    public static bool Matches(ReadOnlySpan<byte> utf8, string text)
     {
         // Every char takes at least one byte and at most three (a surrogate pair, two chars, takes four).
         if (utf8.Length < text.Length || utf8.Length > text.Length * 3)

@@ -174,15 +174,6 @@ internal ref struct ProtoReader
                 throw new ProtoFormatException($"invalid wire type {wireType} for field {field}");
         }
     }
-
-    /// <summary>Throws unless the field just read has <paramref name="expected"/> wire type.</summary>
-    public static void Expect(int field, int wireType, int expected)
-    {
-        if (wireType != expected)
-        {
-            throw new ProtoFormatException($"field {field} has wire type {wireType}, expected {expected}");
-        }
-    }
 }
 
 /// <summary>A range of a buffer: where a field's bytes are, without copying them.</summary>
