@@ -94,6 +94,7 @@ public class ProtobufCodecBenchmark
     public int WriteResponsePooled()
     {
         _writer.ResetWrittenCount();
+        ModelInferCodec.ResponseSize(_call); // as the marshaller does: sizes first, then the fields
         ModelInferCodec.WriteResponse(_call, _writer);
         return _writer.WrittenCount;
     }

@@ -207,6 +207,10 @@ internal sealed class ModelInferCall
         public int Length;
         public int DimStart;
         public int DimCount;
+
+        /// <summary>Encoded InferOutputTensor length and its packed typed field's length, noted by ResponseSize for the writer.</summary>
+        public int EncodedLength;
+        public int PackedContentsLength;
     }
 }
 

@@ -400,15 +400,22 @@ internal static class ModelInferCodec
         }
     }
 
-    /// <summary>Size of the ModelInferResponse the call describes, exactly as <see cref="WriteResponse"/> writes it.</summary>
+    /// <summary>
+    /// Size of the ModelInferResponse the call describes, exactly as <see cref="WriteResponse"/> writes it. Also notes
+    /// each output's encoded sizes in the call, which the writer uses for its length prefixes instead of walking the
+    /// values again.
+    /// </summary>
     public static int ResponseSize(ModelInferCall call)
     {
         _ = call.ResponseOutputConfigs ?? throw new InvalidOperationException("The call has no response.");
         long size = StringFieldSize(call.ResponseModelName) + StringFieldSize(call.ResponseModelVersion) + (call.Id.Length > 0 ? FieldSize(call.Id.Length) : 0);
         for (var i = 0; i < call.ResponseOutputCount; i++)
         {
-            ref readonly var output = ref call.ResponseOutputs[i];
-            size += FieldSize(TensorSize(call, output));
+            ref var output = ref call.ResponseOutputs[i];
+            var config = call.ResponseOutputConfigs[output.ConfigIndex];
+            output.PackedContentsLength = call.RawOutput ? 0 : PackedContentsLength(config.Type, output.Buffer.AsSpan(0, output.Length));
+            output.EncodedLength = TensorSize(call, output);
+            size += FieldSize(output.EncodedLength);
             if (call.RawOutput)
             {
                 size += FieldSize(output.Length);
@@ -430,16 +437,17 @@ internal static class ModelInferCodec
 
         if (!call.RawOutput)
         {
-            size += FieldSize(ContentsSize(config.Type, output.Buffer.AsSpan(0, output.Length)));
+            size += FieldSize(ContentsSize(output.PackedContentsLength));
         }
 
         return size;
     }
 
-    /// <summary>Size of InferTensorContents holding <paramref name="bytes"/> as the typed field for <paramref name="type"/>.</summary>
-    private static int ContentsSize(TensorDataType type, ReadOnlySpan<byte> bytes)
-    {
-        var packed = type switch
+    /// <summary>Size of InferTensorContents whose one packed field holds <paramref name="packedLength"/> bytes.</summary>
+    private static int ContentsSize(int packedLength) => packedLength > 0 ? FieldSize(packedLength) : 0;
+
+    /// <summary>Bytes of the packed typed field that holds <paramref name="bytes"/> as <paramref name="type"/> values.</summary>
+    private static int PackedContentsLength(TensorDataType type, ReadOnlySpan<byte> bytes) => type switch
         {
             TensorDataType.Fp32 or TensorDataType.Fp64 => bytes.Length,
             TensorDataType.Bool => bytes.Length,
@@ -447,10 +455,11 @@ internal static class ModelInferCodec
             TensorDataType.Int64 => PackedVarintLength(MemoryMarshal.Cast<byte, long>(bytes)),
             _ => 0,
         };
-        return packed > 0 ? FieldSize(packed) : 0;
-    }
 
-    /// <summary>Writes the ModelInferResponse the call describes (<see cref="ResponseSize"/> bytes) into <paramref name="output"/>.</summary>
+    /// <summary>
+    /// Writes the ModelInferResponse the call describes into <paramref name="output"/>: the <see cref="ResponseSize"/>
+    /// bytes, which must have been computed first.
+    /// </summary>
     public static void WriteResponse(ModelInferCall call, IBufferWriter<byte> output)
     {
         var writer = new ProtoWriter(output);
@@ -472,7 +481,7 @@ internal static class ModelInferCodec
         {
             ref readonly var output = ref call.ResponseOutputs[i];
             var config = configs[output.ConfigIndex];
-            writer.WriteLengthPrefix(ResponseOutputs, TensorSize(call, output));
+            writer.WriteLengthPrefix(ResponseOutputs, output.EncodedLength);
             writer.WriteString(TensorName, config.Name);
             writer.WriteString(TensorDatatype, config.DataType);
             var dims = call.ResponseDims.AsSpan(output.DimStart, output.DimCount);
@@ -488,7 +497,7 @@ internal static class ModelInferCodec
 
             if (!call.RawOutput)
             {
-                WriteContents(ref writer, config.Type, output.Buffer.AsSpan(0, output.Length));
+                WriteContents(ref writer, config.Type, output.Buffer.AsSpan(0, output.Length), output.PackedContentsLength);
             }
         }
 
@@ -502,9 +511,9 @@ internal static class ModelInferCodec
         }
     }
 
-    private static void WriteContents(ref ProtoWriter writer, TensorDataType type, ReadOnlySpan<byte> bytes)
+    private static void WriteContents(ref ProtoWriter writer, TensorDataType type, ReadOnlySpan<byte> bytes, int packedLength)
     {
-        writer.WriteLengthPrefix(TensorContents, ContentsSize(type, bytes));
+        writer.WriteLengthPrefix(TensorContents, ContentsSize(packedLength));
         switch (type)
         {
             case TensorDataType.Fp32 when bytes.Length > 0:
@@ -514,7 +523,7 @@ internal static class ModelInferCodec
                 writer.WriteBytes(7, bytes);
                 break;
             case TensorDataType.Bool when bytes.Length > 0:
-                writer.WriteLengthPrefix(1, bytes.Length);
+                writer.WriteLengthPrefix(1, packedLength);
                 foreach (var b in bytes)
                 {
                     writer.WriteVarint(b != 0 ? 1UL : 0UL);
@@ -523,7 +532,7 @@ internal static class ModelInferCodec
                 break;
             case TensorDataType.Int32 when bytes.Length > 0:
                 var ints = MemoryMarshal.Cast<byte, int>(bytes);
-                writer.WriteLengthPrefix(2, Int32VarintsLength(ints));
+                writer.WriteLengthPrefix(2, packedLength);
                 foreach (var value in ints)
                 {
                     writer.WriteVarint((ulong)(long)value); // int32 is sign-extended to 64 bits on the wire
@@ -532,7 +541,7 @@ internal static class ModelInferCodec
                 break;
             case TensorDataType.Int64 when bytes.Length > 0:
                 var longs = MemoryMarshal.Cast<byte, long>(bytes);
-                writer.WriteLengthPrefix(3, PackedVarintLength(longs));
+                writer.WriteLengthPrefix(3, packedLength);
                 foreach (var value in longs)
                 {
                     writer.WriteVarint((ulong)value);
