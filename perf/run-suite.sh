@@ -8,8 +8,9 @@
 #                  (perf/models/identity.py), on fraud v1 and ServerLive, same frame size -> gateway/echo ratio
 #   (c) batching   gateway twice (dynamic batching on; MaxBatchSize=1), bench_mlp, closed loop 64 workers,
 #                  plus a concurrency sweep 1,4,16,64 each -> throughput ratio, p99s, latency-vs-throughput SVG;
-#                  then saturation: gateways at max batch 64 under h2load vs `ig-load ort` at batch 64 in the same
-#                  ORT arrangement (1 session x 2 threads, 2 x 1), interleaved
+#                  then saturation: gateways at max batch 64 under h2load (1 and 8 rows per request) vs `ig-load ort`
+#                  at batch 64 in the same ORT arrangement (1 session x 2 threads, 2 x 1), interleaved, with the
+#                  bare echo server's cost per request at the same load (the bound two shared cores allow)
 #
 # Knobs (environment): SCENARIOS="ort transport batching" runs a subset; QUICK=1 shortens every run (to check the
 # script, not for numbers); SKIP_BUILD=1 uses existing Release binaries; REPORT_ONLY=1 rewrites RESULTS.md from the
@@ -363,45 +364,85 @@ scenario_batching() {
 # same ORT arrangement, side by side. Two gateways with bench_mlp's max batch size pinned to 64 (every batch is 64
 # rows once enough requests wait): "1x2" is the model's config (one instance, ORT picks two intra-op threads, the
 # arrangement of the skeleton issue's ceiling), "2x1" two instances of one thread each. h2load drives each at 256
-# streams (4 batches in flight). In each round `ig-load ort` runs the same model file at batch 64 in the same
-# arrangement in its own process, while the gateways idle.
+# streams (4 batches in flight) with one row per request, and again at 64 streams with 8 rows per request (the
+# network cost per row an eighth). In each round `ig-load ort` runs the same model file at batch 64 in the same
+# arrangement in its own process, while the gateways idle; and the bare echo server takes the one-row frame at 256
+# streams, which measures what HTTP/2 and h2load alone cost per request on these shared cores (the report turns it
+# into the ratio a gateway as cheap as the echo server could reach here). CPU ticks of the server and of the whole
+# machine around every load run go to saturation-cpu.csv.
 saturation_rounds() {
   local frame="$1" path="/inference.GRPCInferenceService/ModelInfer" failed=0 r step
+  local frame8="$results/bench-mlp-8rows-payload.bin"
   log "(c) saturation: gateways at max batch 64 vs ORT alone at batch 64"
-  start_gateway batching-sat-1x2 --Gateway:Models:bench_mlp:MaxBatchSize=64 || return 1
+  ig_load payload --model bench_mlp --version 1 --rows-per-request 8 --out "$frame8" || return 1
+  start_echo || return 1
+  local echo_pid="$ECHO_PID" echo_url="http://127.0.0.1:$ECHO_PORT"
+  if ! start_gateway batching-sat-1x2 --Gateway:Models:bench_mlp:MaxBatchSize=64; then
+    stop_pid "$echo_pid"
+    return 1
+  fi
   local pid12="$GW_PID"
-  declare -A url_of=([1x2]="http://127.0.0.1:$GW_PORT") admin_of=([1x2]="$GW_ADMIN")
+  declare -A url_of=([1x2]="http://127.0.0.1:$GW_PORT") admin_of=([1x2]="$GW_ADMIN") pid_of=([1x2]="$GW_PID")
   if ! start_gateway batching-sat-2x1 --Gateway:Models:bench_mlp:MaxBatchSize=64 \
       --Gateway:Models:bench_mlp:InstanceCount=2 --Gateway:Models:bench_mlp:IntraOpThreads=1; then
     stop_pid "$pid12"
+    stop_pid "$echo_pid"
     return 1
   fi
   local pid21="$GW_PID"
   url_of[2x1]="http://127.0.0.1:$GW_PORT"
   admin_of[2x1]="$GW_ADMIN"
+  pid_of[2x1]="$GW_PID"
   declare -A ort_args=([1x2]="--parallel 1 --intra-op-threads 0" [2x1]="--parallel 2 --intra-op-threads 1")
   for a in 1x2 2x1; do
     "$H2LOAD" -D "$sat_warm" -c 4 -m 64 -d "$frame" -H 'content-type: application/grpc' -H 'te: trailers' "${url_of[$a]}$path" > /dev/null 2>&1 || true
   done
+  "$H2LOAD" -D "$h2_warm" -c 4 -m 64 -d "$frame" -H 'content-type: application/grpc' -H 'te: trailers' "$echo_url$path" > /dev/null 2>&1 || true
+  echo "round,target,server_ticks,machine_ticks" > "$results/saturation-cpu.csv"
   for r in $(seq 1 "$sat_rounds"); do
+    if [ $((r % 2)) = 1 ]; then
+      sat_h2load echo "$r" "$echo_pid" "$echo_url$path" "$frame" 64 || failed=1
+    fi
     for a in 1x2 2x1; do
-      for step in $(if [ $((r % 2)) = 1 ]; then echo ort gw; else echo gw ort; fi); do
-        if [ "$step" = ort ]; then
-          # shellcheck disable=SC2086 # two options in one string
-          ig_load ort --model-file models/bench_mlp/1/model.onnx --batch 64 ${ort_args[$a]} --warmup 2s --duration "$long" \
-            --json "$results/saturation-ort-$a-r$r.json" > /dev/null || failed=1
-          continue
-        fi
-        curl -sf "http://127.0.0.1:${admin_of[$a]}/metrics" > "$results/saturation-$a-r$r-before.txt" || failed=1
-        run "$H2LOAD" -D "$long" -c 4 -m 64 -d "$frame" -H 'content-type: application/grpc' -H 'te: trailers' \
-          "${url_of[$a]}$path" > "$results/saturation-$a-r$r.txt" 2>&1 || failed=1
-        curl -sf "http://127.0.0.1:${admin_of[$a]}/metrics" > "$results/saturation-$a-r$r-after.txt" || failed=1
+      for step in $(if [ $((r % 2)) = 1 ]; then echo ort gw gw8; else echo gw8 gw ort; fi); do
+        case "$step" in
+          ort)
+            # shellcheck disable=SC2086 # two options in one string
+            ig_load ort --model-file models/bench_mlp/1/model.onnx --batch 64 ${ort_args[$a]} --warmup 2s --duration "$long" \
+              --json "$results/saturation-ort-$a-r$r.json" > /dev/null || failed=1 ;;
+          gw)
+            curl -sf "http://127.0.0.1:${admin_of[$a]}/metrics" > "$results/saturation-$a-r$r-before.txt" || failed=1
+            sat_h2load "$a" "$r" "${pid_of[$a]}" "${url_of[$a]}$path" "$frame" 64 || failed=1
+            curl -sf "http://127.0.0.1:${admin_of[$a]}/metrics" > "$results/saturation-$a-r$r-after.txt" || failed=1 ;;
+          gw8)
+            sat_h2load "$a-8rows" "$r" "${pid_of[$a]}" "${url_of[$a]}$path" "$frame8" 16 || failed=1 ;;
+        esac
       done
     done
+    if [ $((r % 2)) = 0 ]; then
+      sat_h2load echo "$r" "$echo_pid" "$echo_url$path" "$frame" 64 || failed=1
+    fi
   done
   stop_pid "$pid12"
   stop_pid "$pid21"
+  stop_pid "$echo_pid"
   return "$failed"
+}
+
+# Busy CPU ticks of the whole machine so far (user, nice, system, irq, softirq, steal: all but idle and iowait).
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+
+# sat_h2load TARGET ROUND PID URL FRAME STREAMS: one saturation run (4 connections x STREAMS), with the server's and
+# the machine's CPU ticks over it.
+sat_h2load() {
+  local target="$1" round="$2" pid="$3" url="$4" frame="$5" streams="$6" s0 m0 s1 m1
+  s0="$(cpu_ticks "$pid")"
+  m0="$(machine_ticks)"
+  run "$H2LOAD" -D "$long" -c 4 -m "$streams" -d "$frame" -H 'content-type: application/grpc' -H 'te: trailers' "$url" \
+    > "$results/saturation-$target-r$round.txt" 2>&1 || return 1
+  s1="$(cpu_ticks "$pid")"
+  m1="$(machine_ticks)"
+  printf '%s,%s,%s,%s\n' "$round" "$target" "$((s1 - s0))" "$((m1 - m0))" >> "$results/saturation-cpu.csv"
 }
 
 [ "${REPORT_ONLY:-0}" = "1" ] || for s in $SCENARIOS; do
@@ -780,6 +821,88 @@ w("")
 w("ORT busy is the share of wall time each instance spent inside ORT (from the gateway's compute-time metric): near "
   "100 % means ORT never waited for work, so the gap to ORT alone is ORT running slower per batch while Kestrel, "
   "protobuf and h2load take their share of the same two cores.")
+w("")
+
+# CPU per request (server, whole machine) of each saturation run, from saturation-cpu.csv and the h2load counts.
+sat_cpu = {}
+for line in (read("saturation-cpu.csv") or "").splitlines()[1:]:
+    parts = line.split(",")
+    if len(parts) == 4:
+        sat_cpu[(int(parts[0]), parts[1])] = (int(parts[2]), int(parts[3]))
+
+def sat_run(target, r):
+    """(req/s, server us/req, machine us/req) of one saturation run; None where it failed or was not run."""
+    h = h2load(f"saturation-{target}-r{r}.txt")
+    if not h or h.get("error") or h.get("failed", 1) != 0 or not h.get("ok"):
+        return None
+    ticks = sat_cpu.get((r, target))
+    if not ticks:
+        return (h["rps"], None, None)
+    return (h["rps"], ticks[0] * TICK_US / h["ok"], ticks[1] * TICK_US / h["ok"])
+
+CORES = os.cpu_count() or 1
+w("### What two shared cores allow at one row per request")
+w("")
+w("Any server pays per request for HTTP/2 and gRPC framing, and here h2load pays its share on the same two cores. "
+  "In each round the bare echo server (section (b)) takes the same one-row bench_mlp frame at the same 256 streams; "
+  "the CPU ticks of the whole machine over that run, per request, are the **network floor** (echo server + h2load + "
+  "the kernel's loopback TCP). ORT alone needs "
+  f"{CORES} cores / (its rows/s) of CPU per row. If a gateway cost no more than the echo server, shared the cores "
+  "perfectly and ORT kept its speed alone, its throughput would be ORT's CPU per row / (that + the network floor) "
+  "of ORT alone: the **bound** below. The gateway columns give its own CPU per request over its run (server) and "
+  "the machine's.")
+w("")
+w("| round | echo req/s | echo server us/req | network floor us/req | arrangement | ORT us/row alone | bound | gateway / ORT alone | gateway server us/req | gateway machine us/req | gateway / bound |")
+w("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+bound = {a: [] for a in ("1x2", "2x1")}
+for r in range(1, int(os.environ.get("RS_SAT_ROUNDS", ROUNDS)) + 1):
+    e = sat_run("echo", r)
+    for a in ("1x2", "2x1"):
+        o = load(f"saturation-ort-{a}-r{r}.json")
+        orps = o and o["rows_per_s"]
+        ort_us = orps and CORES * 1e6 / orps
+        floor = e and e[2]
+        b = ort_us and floor and ort_us / (ort_us + floor)
+        g = sat_run(a, r)
+        measured = g and orps and g[0] / orps
+        if b:
+            bound[a].append(b)
+        w(f"| {r} | {fmt(e and e[0])} | {fmt(e and e[1])} | {fmt(floor)} | {a} | {fmt(ort_us)} | "
+          f"{fmt(b, 2) + 'x' if b else 'n/a'} | {fmt(measured, 2) + 'x' if measured else 'n/a'} | "
+          f"{fmt(g and g[1])} | {fmt(g and g[2])} | {ratio(measured, b)} |")
+w("")
+for a in ("1x2", "2x1"):
+    bs = bound[a]
+    w(f"- **{a}: bound {fmt(median(bs), 2) if bs else 'n/a'}x** (median; rounds "
+      f"{', '.join(f'{x:.2f}x' for x in bs) or 'n/a'}) against the measured "
+      f"{fmt(median(sat[a]['ratio']), 2) if sat[a]['ratio'] else 'n/a'}x.")
+w("")
+
+w("### Saturation at 8 rows per request")
+w("")
+w("The same two gateways and the same ORT-alone runs, with h2load sending one pre-built ModelInfer of 8 bench_mlp "
+  "rows per request at 64 streams (4 connections x 16: 512 rows in flight, eight batches of 64), as a service that "
+  "scores several items per call does. The network cost per row is an eighth of the one-row runs'; batches are "
+  "still 64 rows, packed from 8 requests. gateway rows/s = 8 x req/s.")
+w("")
+w("| round | arrangement | ORT alone rows/s | gateway req/s | gateway rows/s | gateway server us/row | gateway / ORT alone |")
+w("|---:|---|---:|---:|---:|---:|---:|")
+sat8 = {a: [] for a in ("1x2", "2x1")}
+for r in range(1, int(os.environ.get("RS_SAT_ROUNDS", ROUNDS)) + 1):
+    for a in ("1x2", "2x1"):
+        o = load(f"saturation-ort-{a}-r{r}.json")
+        orps = o and o["rows_per_s"]
+        g = sat_run(f"{a}-8rows", r)
+        rows_s = g and 8 * g[0]
+        if rows_s and orps:
+            sat8[a].append(rows_s / orps)
+        w(f"| {r} | {a} | {fmt(orps, 0)} | {fmt(g and g[0])} | {fmt(rows_s, 0)} | {fmt(g and g[1] and g[1] / 8)} | "
+          f"{ratio(rows_s, orps)} |")
+w("")
+for a in ("1x2", "2x1"):
+    rs = sat8[a]
+    w(f"- **{a}, 8 rows per request: gateway / ORT alone at batch 64 = {fmt(median(rs), 2) if rs else 'n/a'}x** "
+      f"(median; rounds {', '.join(f'{x:.2f}x' for x in rs) or 'n/a'}).")
 w("")
 
 o1, o64 = ort_rows_per_s("bench_mlp", 1), ort_rows_per_s("bench_mlp", 64)

@@ -287,6 +287,23 @@ public sealed class ModelInferCodecTests
     }
 
     [Theory]
+    [InlineData("features", "features", true)]
+    [InlineData("features", "feature", false)]
+    [InlineData("featureS", "features", false)]
+    [InlineData("", "", true)]
+    [InlineData("FP32", "FP32", true)]
+    [InlineData("caf\u00e9", "caf\u00e9", true)]
+    [InlineData("caf\u00e9", "cafe", false)]
+    [InlineData("cafe\u0301", "caf\u00e9", false)]
+    [InlineData("\ud83d\ude00x", "\ud83d\ude00x", true)]
+    [InlineData("\u00e9\u00e9", "\u00e9\u00e9\u00e9", false)]
+    public void Utf8TextMatches_ComparesNamesAsTheirUtf8Bytes(string onWire, string configured, bool expected)
+    {
+        // Same-length names take the ASCII path; a multi-byte name on the wire never equals a shorter-in-bytes one.
+        Assert.Equal(expected, Utf8Text.Matches(System.Text.Encoding.UTF8.GetBytes(onWire), configured));
+    }
+
+    [Theory]
     [InlineData(true, "")]
     [InlineData(true, "req-1")]
     [InlineData(false, "req-1")]

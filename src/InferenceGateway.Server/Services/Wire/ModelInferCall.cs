@@ -222,8 +222,15 @@ internal static class Utf8Text
     /// <summary>True when <paramref name="utf8"/> is exactly the UTF-8 encoding of <paramref name="text"/>.</summary>
     public static bool Matches(ReadOnlySpan<byte> utf8, string text)
     {
+        // Equal lengths can only match if every char is one byte, i.e. ASCII: compare without encoding (the usual case,
+        // tensor names and datatypes).
+        if (utf8.Length == text.Length)
+        {
+            return Ascii.Equals(utf8, text);
+        }
+
         // Every char takes at least one byte and at most three (a surrogate pair, two chars, takes four).
-        if (utf8.Length < text.Length || utf8.Length > text.Length * 3)
+        if (utf8.Length < text.Length || utf8.Length > text.Length * 3 || Ascii.IsValid(text))
         {
             return false;
         }
