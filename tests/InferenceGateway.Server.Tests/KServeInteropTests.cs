@@ -68,13 +68,24 @@ public sealed class KServeInteropTests(KServeInteropFixture fixture) : IClassFix
     }
 }
 
-/// <summary>Starts the gateway and runs interop/kserve_interop.py against it once; the tests read the result.</summary>
+/// <summary>
+/// Starts the gateway on a scratch repository (the bundled models plus <c>held</c>) and runs interop/kserve_interop.py
+/// against it once; the tests read the result.
+/// </summary>
 public sealed class KServeInteropFixture : IAsyncLifetime
 {
     private const string Python = "/usr/bin/python3";
     private static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(120);
 
-    public GatewayFixture Gateway { get; } = new();
+    private readonly string _repository;
+
+    public KServeInteropFixture()
+    {
+        _repository = InteropRepository.Create();
+        Gateway = new RepositoryGatewayFixture(_repository);
+    }
+
+    public GatewayFixture Gateway { get; }
 
     public InteropRun Run { get; private set; } = null!;
 
@@ -84,7 +95,65 @@ public sealed class KServeInteropFixture : IAsyncLifetime
         Run = await InteropRun.ExecuteAsync(Python, Gateway.GrpcPort, Gateway.AdminPort, ScriptTimeout);
     }
 
-    public Task DisposeAsync() => Gateway.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await Gateway.DisposeAsync();
+        InteropRepository.Delete(_repository);
+    }
+
+    private sealed class RepositoryGatewayFixture(string repository) : GatewayFixture([], repository);
+}
+
+/// <summary>
+/// A scratch model repository for the interop run: links to the bundled <c>fraud</c> and <c>bench_mlp</c>, and
+/// <c>held</c>, fraud v1's model under a batching config that waits up to 10 s for a full batch of 128 rows. A lone
+/// 1-row call to <c>held</c> therefore stays queued in the server until it is cancelled, so the cancellation check
+/// does not race the server's speed (it did when the victim queued behind real batches on a busy machine).
+/// </summary>
+internal static class InteropRepository
+{
+    public const string HeldModel = "held";
+
+    public static string Create()
+    {
+        var root = Path.Combine(Path.GetTempPath(), $"ig-interop-models-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(root);
+        foreach (var model in new[] { "fraud", "bench_mlp" })
+        {
+            Directory.CreateSymbolicLink(Path.Combine(root, model), Path.Combine(RepoPaths.Models, model));
+        }
+
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(RepoPaths.Models, "fraud", "config.json")))!.AsObject();
+        config["name"] = HeldModel;
+        config["dynamic_batching"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["max_queue_delay_microseconds"] = 10_000_000,
+            ["preferred_batch_size"] = new System.Text.Json.Nodes.JsonArray(128),
+            ["max_queue_size"] = 16,
+        };
+        var versions = config["versions"]!.AsObject();
+        foreach (var version in versions.Select(v => v.Key).Where(v => v != "1").ToArray())
+        {
+            versions.Remove(version);
+        }
+
+        var held = Path.Combine(root, HeldModel);
+        Directory.CreateDirectory(Path.Combine(held, "1"));
+        File.WriteAllText(Path.Combine(held, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.CreateSymbolicLink(Path.Combine(held, "1", "model.onnx"), Path.Combine(RepoPaths.Models, "fraud", "1", "model.onnx"));
+        return root;
+    }
+
+    public static void Delete(string root)
+    {
+        // Unlink the directory links first, so that nothing can reach through them into models/.
+        foreach (var link in Directory.EnumerateFileSystemEntries(root).Where(e => new FileInfo(e).LinkTarget is not null).ToArray())
+        {
+            File.Delete(link);
+        }
+
+        Directory.Delete(root, recursive: true);
+    }
 }
 
 /// <summary>What one run of kserve_interop.py reported: a line per check, or why it could not run.</summary>

@@ -82,10 +82,15 @@ public sealed class LifecycleTests
             var all = outcomes.ToArray();
             var unexpected = all.Where(o => o.Code is not (StatusCode.OK or StatusCode.Unavailable)).ToArray();
             Assert.True(unexpected.Length == 0, $"unexpected statuses: {string.Join(", ", unexpected.Select(o => o.Code))}\n{string.Join('\n', output)}");
+            // The calls around SIGTERM (those that ended after the 200 ms before it), for a failure message.
+            var timeline = string.Join('\n', all.Where(o => Stopwatch.GetElapsedTime(sigtermAt, o.End) > TimeSpan.FromMilliseconds(-200)).OrderBy(o => o.Start).Select(o =>
+                $"{Stopwatch.GetElapsedTime(sigtermAt, o.Start).TotalMilliseconds:F1} .. {Stopwatch.GetElapsedTime(sigtermAt, o.End).TotalMilliseconds:F1} ms {o.Code}"));
             // Calls in flight when SIGTERM arrived completed successfully rather than being cut off.
-            Assert.Contains(all, o => o.Code == StatusCode.OK && o.Start < sigtermAt && o.End > sigtermAt);
+            Assert.True(all.Any(o => o.Code == StatusCode.OK && o.Start < sigtermAt && o.End > sigtermAt),
+                $"no call in flight at SIGTERM completed OK; calls relative to SIGTERM:\n{timeline}\n{string.Join('\n', output)}");
             // Calls made after shutdown began were refused with UNAVAILABLE.
-            Assert.Contains(all, o => o.Code == StatusCode.Unavailable && o.Start > sigtermAt);
+            Assert.True(all.Any(o => o.Code == StatusCode.Unavailable && o.Start > sigtermAt),
+                $"no call after SIGTERM was refused with UNAVAILABLE; calls relative to SIGTERM:\n{timeline}");
             Assert.Equal(0, process.ExitCode);
             Assert.True(exitWatch.Elapsed < GracePeriod, $"exit took {exitWatch.Elapsed}");
             Assert.Contains(output, line => line.Contains("all queued work drained", StringComparison.Ordinal));

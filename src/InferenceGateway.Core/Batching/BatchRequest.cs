@@ -68,6 +68,13 @@ public sealed class BatchRequest : IValueTaskSource<BatchResult>
     public int Priority { get; set; }
 
     /// <summary>
+    /// Release the batch holding this request as soon as an instance is free, without waiting
+    /// <see cref="BatchingOptions.MaxQueueDelay"/> for company (requests queued with it go along). For work that must not
+    /// wait, such as the warm-up inference that gates a version's readiness.
+    /// </summary>
+    public bool SkipQueueDelay { get; set; }
+
+    /// <summary>
     /// Absolute deadline as a timestamp of the batcher's <see cref="TimeProvider"/> (see
     /// <see cref="DynamicBatcher.GetDeadline"/>); 0 uses <see cref="BatchingOptions.DefaultTimeout"/>,
     /// <see cref="long.MaxValue"/> means none. A request still
@@ -232,6 +239,7 @@ public sealed class BatchRequest : IValueTaskSource<BatchResult>
 
         Rows = 1;
         Priority = 0;
+        SkipQueueDelay = false;
         Deadline = 0;
         CancellationToken = default;
         CancelPending = false;

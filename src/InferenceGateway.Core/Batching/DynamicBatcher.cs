@@ -389,7 +389,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                 if (_waiting - _claimedIdle > 0)
                 {
                     // Wake an idle instance only when a batch may be ready; otherwise it would sleep again at once.
-                    if (_delayTicks == 0 || _queuedRows >= _minReadyRows)
+                    if (_delayTicks == 0 || _queuedRows >= _minReadyRows || request.SkipQueueDelay)
                     {
                         Monitor.Pulse(_gate);
                     }
@@ -901,6 +901,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         var cutCount = 0;
         var cutRows = 0;
         var full = false;
+        var skipDelay = false;
         var oldest = long.MaxValue;
         BatchRequest? anchor = null;
         for (var level = 0; level < _heads.Length && !full; level++)
@@ -936,6 +937,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                 members[count++] = request;
                 rows += request.Rows;
                 oldest = Math.Min(oldest, request.EnqueuedAt);
+                skipDelay |= request.SkipQueueDelay;
                 if (_isPreferred[rows])
                 {
                     cutCount = count;
@@ -957,7 +959,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             return 0;
         }
 
-        if (!full && !_stopping && now - oldest < _delayTicks)
+        if (!full && !_stopping && !skipDelay && now - oldest < _delayTicks)
         {
             if (cutCount == 0)
             {

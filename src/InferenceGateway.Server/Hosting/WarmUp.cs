@@ -32,6 +32,8 @@ internal static class WarmUp
                 request.SetOutput(o, buffers[version.InputSpecs.Count + o]);
             }
 
+            // Readiness waits for this run: it must not also wait the model's max queue delay for batch company.
+            request.SkipQueueDelay = true;
             request.CancellationToken = cancellationToken;
             var result = await batcher.EnqueueAsync(request).ConfigureAwait(false);
             result.ThrowIfFailed();

@@ -36,7 +36,7 @@ public sealed class BatcherHarness : IAsyncDisposable
     public DynamicBatcher Batcher { get; }
 
     /// <summary>Queues a request whose every element is <paramref name="value"/>.</summary>
-    public Submission Submit(float value, int rows = 1, int priority = 0, long deadline = 0, int[]? shape = null, CancellationToken cancellationToken = default)
+    public Submission Submit(float value, int rows = 1, int priority = 0, long deadline = 0, int[]? shape = null, bool skipQueueDelay = false, CancellationToken cancellationToken = default)
     {
         var rowElements = 1;
         foreach (var dim in shape ?? RowShape)
@@ -51,6 +51,7 @@ public sealed class BatcherHarness : IAsyncDisposable
         request.Rows = rows;
         request.Priority = priority;
         request.Deadline = deadline;
+        request.SkipQueueDelay = skipQueueDelay;
         request.CancellationToken = cancellationToken;
         request.SetInput(0, MemoryMarshal.AsBytes(input.AsSpan()).ToArray());
         request.SetOutput(0, output);

@@ -74,6 +74,27 @@ public sealed class DynamicBatcherTests
     }
 
     [Fact]
+    public async Task EnqueueAsync_SkipQueueDelay_ReleasesAtOnceWithTheRequestsAlreadyWaiting()
+    {
+        // The clock never moves: only SkipQueueDelay can release these batches before the 10 s delay.
+        await using var h = new BatcherHarness(Options(8, TimeSpan.FromSeconds(10)));
+        var waiting = h.Submit(1);
+        await h.TimerArmedAsync(h.Manual.GetTimestamp() + TimeSpan.FromSeconds(10).Ticks);
+        Assert.False(waiting.Task.IsCompleted);
+
+        var urgent = h.Submit(2, skipQueueDelay: true);
+        await urgent.AssertSucceededAsync();
+        await waiting.AssertSucceededAsync();
+        Assert.Equal(2, Assert.Single(h.Log.Started).Rows);
+
+        // A later request without the flag waits for company again.
+        var next = h.Submit(3);
+        await Task.Delay(20);
+        Assert.False(next.Task.IsCompleted);
+        Assert.Single(h.Log.Started);
+    }
+
+    [Fact]
     public async Task EnqueueAsync_LoneRequestOnSystemClock_CompletesAfterShortDelay()
     {
         await using var h = new BatcherHarness(Options(8, TimeSpan.FromMilliseconds(5)), time: TimeProvider.System);
