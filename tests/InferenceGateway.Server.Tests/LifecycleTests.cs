@@ -68,6 +68,10 @@ public sealed class LifecycleTests
 
             await Task.Delay(1500);
             Assert.DoesNotContain(outcomes, o => o.Code != StatusCode.OK);
+            // The 16 workers move in step (their calls share batches), so there are moments when every call is still
+            // uploading and none has reached the server: SIGTERM then has nothing in flight to drain, and the calls
+            // are rightly refused. Send it while the batcher holds queued work, which takes several batch runs.
+            await WaitQueuedAsync(adminPort, minimum: 4);
             Volatile.Write(ref sigtermAt, Stopwatch.GetTimestamp());
             using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString()]))
             {
@@ -145,6 +149,28 @@ public sealed class LifecycleTests
         }
 
         throw new TimeoutException("gateway process did not become ready:\n" + string.Join('\n', output));
+    }
+
+    /// <summary>Waits until bench_mlp's batcher reports at least <paramref name="minimum"/> queued requests.</summary>
+    private static async Task WaitQueuedAsync(int adminPort, int minimum)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var until = DateTime.UtcNow.AddSeconds(30);
+        var last = "";
+        while (DateTime.UtcNow < until)
+        {
+            var text = await http.GetStringAsync($"http://127.0.0.1:{adminPort}/metrics");
+            var match = System.Text.RegularExpressions.Regex.Match(text, @"^gateway_batcher_queue_depth\{model=""bench_mlp"",version=""1""\} (\S+)$", System.Text.RegularExpressions.RegexOptions.Multiline);
+            last = match.Success ? match.Groups[1].Value : "(no sample)";
+            if (match.Success && double.Parse(last, System.Globalization.CultureInfo.InvariantCulture) >= minimum)
+            {
+                return;
+            }
+
+            await Task.Delay(2);
+        }
+
+        throw new TimeoutException($"bench_mlp's queue never held {minimum} requests (last reading {last})");
     }
 
     private static int FreePort()
