@@ -793,10 +793,20 @@ w("Two more gateways with `--Gateway:Models:bench_mlp:MaxBatchSize=64`, each dri
   f"{os.environ.get('RS_SAT_WARM', '?')} of discarded warm-up at saturation per gateway. A run with a "
   "failed request is not counted.")
 w("")
+SAT_ROUNDS = int(os.environ.get("RS_SAT_ROUNDS", ROUNDS))
+
+def median_x(xs):
+    """Median of per-round ratios as '0.65', or 'n/a'."""
+    return fmt(median(xs), 2) if xs else "n/a"
+
+def rounds_x(xs):
+    """Per-round ratios as '0.63x, 0.71x', or 'n/a'."""
+    return ", ".join(f"{x:.2f}x" for x in xs) or "n/a"
+
 w("| round | arrangement | ORT alone rows/s | ORT alone ms/run | gateway req/s | batch | gateway ORT ms/batch | ORT busy | gateway / ORT alone |")
 w("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 sat = {a: {"ratio": [], "ort": [], "gw": []} for a in ("1x2", "2x1")}
-for r in range(1, int(os.environ.get("RS_SAT_ROUNDS", ROUNDS)) + 1):
+for r in range(1, SAT_ROUNDS + 1):
     for a in ("1x2", "2x1"):
         o = load(f"saturation-ort-{a}-r{r}.json")
         h = h2load(f"saturation-{a}-r{r}.txt")
@@ -814,8 +824,8 @@ for r in range(1, int(os.environ.get("RS_SAT_ROUNDS", ROUNDS)) + 1):
 w("")
 for a in ("1x2", "2x1"):
     rs = sat[a]["ratio"]
-    w(f"- **{a}: gateway at saturation / ORT alone at batch 64 = {fmt(median(rs), 2) if rs else 'n/a'}x** (median of "
-      f"the per-round ratios: {', '.join(f'{x:.2f}x' for x in rs) or 'n/a'}); medians ORT alone "
+    w(f"- **{a}: gateway at saturation / ORT alone at batch 64 = {median_x(rs)}x** (median of "
+      f"the per-round ratios: {rounds_x(rs)}); medians ORT alone "
       f"{fmt(median(sat[a]['ort']), 0)} rows/s, gateway {fmt(median(sat[a]['gw']), 0)} req/s.")
 w("")
 w("ORT busy is the share of wall time each instance spent inside ORT (from the gateway's compute-time metric): near "
@@ -855,7 +865,7 @@ w("")
 w("| round | echo req/s | echo server us/req | network floor us/req | arrangement | ORT us/row alone | bound | gateway / ORT alone | gateway server us/req | gateway machine us/req | gateway / bound |")
 w("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
 bound = {a: [] for a in ("1x2", "2x1")}
-for r in range(1, int(os.environ.get("RS_SAT_ROUNDS", ROUNDS)) + 1):
+for r in range(1, SAT_ROUNDS + 1):
     e = sat_run("echo", r)
     for a in ("1x2", "2x1"):
         o = load(f"saturation-ort-{a}-r{r}.json")
@@ -873,9 +883,8 @@ for r in range(1, int(os.environ.get("RS_SAT_ROUNDS", ROUNDS)) + 1):
 w("")
 for a in ("1x2", "2x1"):
     bs = bound[a]
-    w(f"- **{a}: bound {fmt(median(bs), 2) if bs else 'n/a'}x** (median; rounds "
-      f"{', '.join(f'{x:.2f}x' for x in bs) or 'n/a'}) against the measured "
-      f"{fmt(median(sat[a]['ratio']), 2) if sat[a]['ratio'] else 'n/a'}x.")
+    w(f"- **{a}: bound {median_x(bs)}x** (median; rounds {rounds_x(bs)}) against the measured "
+      f"{median_x(sat[a]['ratio'])}x.")
 w("")
 
 w("### Saturation at 8 rows per request")
@@ -888,7 +897,7 @@ w("")
 w("| round | arrangement | ORT alone rows/s | gateway req/s | gateway rows/s | gateway server us/row | gateway / ORT alone |")
 w("|---:|---|---:|---:|---:|---:|---:|")
 sat8 = {a: [] for a in ("1x2", "2x1")}
-for r in range(1, int(os.environ.get("RS_SAT_ROUNDS", ROUNDS)) + 1):
+for r in range(1, SAT_ROUNDS + 1):
     for a in ("1x2", "2x1"):
         o = load(f"saturation-ort-{a}-r{r}.json")
         orps = o and o["rows_per_s"]
@@ -901,8 +910,8 @@ for r in range(1, int(os.environ.get("RS_SAT_ROUNDS", ROUNDS)) + 1):
 w("")
 for a in ("1x2", "2x1"):
     rs = sat8[a]
-    w(f"- **{a}, 8 rows per request: gateway / ORT alone at batch 64 = {fmt(median(rs), 2) if rs else 'n/a'}x** "
-      f"(median; rounds {', '.join(f'{x:.2f}x' for x in rs) or 'n/a'}).")
+    w(f"- **{a}, 8 rows per request: gateway / ORT alone at batch 64 = {median_x(rs)}x** "
+      f"(median; rounds {rounds_x(rs)}).")
 w("")
 
 o1, o64 = ort_rows_per_s("bench_mlp", 1), ort_rows_per_s("bench_mlp", 64)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using InferenceGateway.Contracts.Health;
@@ -123,12 +124,12 @@ internal static class InteropRepository
             Directory.CreateSymbolicLink(Path.Combine(root, model), Path.Combine(RepoPaths.Models, model));
         }
 
-        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(RepoPaths.Models, "fraud", "config.json")))!.AsObject();
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(RepoPaths.Models, "fraud", "config.json")))!.AsObject();
         config["name"] = HeldModel;
-        config["dynamic_batching"] = new System.Text.Json.Nodes.JsonObject
+        config["dynamic_batching"] = new JsonObject
         {
             ["max_queue_delay_microseconds"] = 10_000_000,
-            ["preferred_batch_size"] = new System.Text.Json.Nodes.JsonArray(128),
+            ["preferred_batch_size"] = new JsonArray(128),
             ["max_queue_size"] = 16,
         };
         var versions = config["versions"]!.AsObject();
