@@ -8,7 +8,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all deps ort models build run test bench clean
+.PHONY: all deps ort models build run test fuzz bench clean
 
 all: build
 
@@ -30,6 +30,13 @@ run: deps ort models
 
 test: deps ort models build
 	bash scripts/test.sh $(CONFIG)
+
+# Wire-level fuzzing of the gRPC front end for FUZZ_SECONDS (default 300) with a fresh seed (or FUZZ_SEED to replay);
+# `make test` runs the same test on a fixed seed for 3,000 cases.
+fuzz: deps ort models build
+	IG_FUZZ_SECONDS=$${FUZZ_SECONDS:-300} IG_FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM$$RANDOM} \
+	  $(DOTNET) test tests/InferenceGateway.Server.Tests -c $(CONFIG) --no-build --nologo \
+	  --filter "FullyQualifiedName~WireFuzzTests" --logger "console;verbosity=detailed"
 
 bench: deps ort models build
 	bash perf/run-suite.sh

@@ -1,10 +1,12 @@
 using System.Text.Json;
+using InferenceGateway.Core.Models;
 using InferenceGateway.Grpc;
 using InferenceGateway.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace InferenceGateway.Server.Tests;
 
@@ -87,6 +89,50 @@ public class GatewayFixture : IAsyncLifetime
             await App.DisposeAsync();
         }
     }
+}
+
+/// <summary>
+/// A gateway a test starts and stops itself, with its own logger provider (the fixtures' gateways keep theirs), serving
+/// models/ on ephemeral ports; <see cref="StartAsync"/> returns once every model is served.
+/// </summary>
+public static class LoggedGateway
+{
+    public static async Task<WebApplication> StartAsync(ILoggerProvider logs, params string[] extraArgs)
+    {
+        var app = GatewayHost.Build(
+        [
+            "--Gateway:GrpcPort=0",
+            "--Gateway:AdminPort=0",
+            $"--Gateway:ModelRepository:Path={RepoPaths.Models}",
+            "--Gateway:OnnxRuntime:IntraOpThreads=1",
+            "--Logging:LogLevel:Default=Warning",
+            .. extraArgs,
+        ], builder => builder.Logging.AddProvider(logs));
+        try
+        {
+            await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
+
+            // Models load after the listeners start: wait until they are served, or calls get NOT_FOUND.
+            var repository = app.Services.GetRequiredService<ModelRepository>();
+            var until = DateTime.UtcNow.AddSeconds(60);
+            while (!repository.IsReady && DateTime.UtcNow < until)
+            {
+                await Task.Delay(20);
+            }
+
+            Assert.True(repository.IsReady, "models did not load");
+            return app;
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The gRPC listener's port (the first address).</summary>
+    public static int GrpcPort(WebApplication app) =>
+        new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
 }
 
 /// <summary>Paths in the source tree.</summary>

@@ -1,10 +1,6 @@
 using System.Collections.Concurrent;
 using InferenceGateway.Grpc;
-using InferenceGateway.Server.Hosting;
 using InferenceGateway.Server.Services;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -16,30 +12,12 @@ public sealed class RequestLoggingTests
     public async Task FailedCall_LogsCallersRequestIdWithStableEventName()
     {
         var sink = new CapturingLoggerProvider();
-        var app = GatewayHost.Build(
-        [
-            "--Gateway:GrpcPort=0",
-            "--Gateway:AdminPort=0",
-            $"--Gateway:ModelRepository:Path={RepoPaths.Models}",
-            "--Gateway:OnnxRuntime:IntraOpThreads=1",
-            "--Logging:LogLevel:Default=Warning",
-            "--Logging:LogLevel:InferenceGateway.Server.Services=Debug",
-        ], builder => builder.Logging.AddProvider(sink));
+        var app = await LoggedGateway.StartAsync(sink, "--Logging:LogLevel:InferenceGateway.Server.Services=Debug");
         await using (app)
         {
-            await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
             try
             {
-                // Models load after the listeners start: wait until they are served, or the call gets NOT_FOUND.
-                var repository = app.Services.GetRequiredService<InferenceGateway.Core.Models.ModelRepository>();
-                var until = DateTime.UtcNow.AddSeconds(60);
-                while (!repository.IsReady && DateTime.UtcNow < until)
-                {
-                    await Task.Delay(20);
-                }
-
-                Assert.True(repository.IsReady, "models did not load");
-                var port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+                var port = LoggedGateway.GrpcPort(app);
                 using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
                 var request = KServeTests.RawRequest("fraud", "1", "features", [1, 4], [1f, 2f, 3f, 4f]);
                 request.Id = "req-42";
