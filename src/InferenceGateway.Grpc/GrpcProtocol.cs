@@ -10,6 +10,14 @@ namespace InferenceGateway.Grpc;
 /// </summary>
 public static class GrpcProtocol
 {
+    /// <summary>
+    /// Ends a gRPC call that was answered (trailers-only) before its request body was read, e.g. by an admission
+    /// check: sends the answer, then reads and discards what the client still sends (bounded) so HTTP/2 closes the
+    /// stream at once rather than counting it against the connection. Return this from the request delegate.
+    /// </summary>
+    public static Task CompleteRefusedCallAsync(Microsoft.AspNetCore.Http.HttpContext context) =>
+        Internal.EarlyEnd.CompleteAsync(context);
+
     /// <summary>The gRPC content type.</summary>
     public const string ContentType = "application/grpc";
 

@@ -32,8 +32,6 @@ public sealed class WireFuzzTests(ITestOutputHelper output)
 {
     private const string Infer = "/inference.GRPCInferenceService/ModelInfer";
     private const int Workers = 4;
-    private const long EnhanceYourCalm = 0xb;
-    private const string Refused = "refused ENHANCE_YOUR_CALM";
     private static readonly TimeSpan CallBound = TimeSpan.FromSeconds(30);
 
     [Fact]
@@ -130,8 +128,6 @@ public sealed class WireFuzzTests(ITestOutputHelper output)
                 output.WriteLine("outcomes: " + string.Join(", ", statuses.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value}")));
 
                 Assert.True(failures.IsEmpty, string.Join("\n", failures));
-                var refused = statuses.GetValueOrDefault(Refused);
-                Assert.True(refused <= ran / 10, $"{refused} of {ran} calls refused by Kestrel's HTTP/2 abuse guard: more than early errors explain");
                 Assert.True(leftovers.Length == 0, "left behind after the fuzz run: " + leftovers);
                 Assert.True(active.Peak > 0, "the gateway's active-request count never moved: the leak check below would prove nothing");
                 Assert.True(active.Count == 0, $"{active.Count} request(s) still running in the gateway 10 s after the last call ended");
@@ -238,13 +234,6 @@ public sealed class WireFuzzTests(ITestOutputHelper output)
         {
             return new Verdict("hang", $"no response within {CallBound.TotalSeconds} s");
         }
-        catch (HttpRequestException ex) when (ex.InnerException is HttpProtocolException { ErrorCode: EnhanceYourCalm })
-        {
-            // Kestrel's rapid-reset guard (CVE-2023-44487): a stream whose response ended before the client's body did
-            // stays tracked for 5 s, and past 200 tracked streams on a connection new ones are refused. Early errors
-            // at fuzzing rates trip it; counted, and bounded below.
-            return new Verdict(Refused, null);
-        }
         catch (HttpRequestException ex)
         {
             return new Verdict("reset", $"the stream failed instead of ending with a status: {ex.Message} {ex.InnerException?.Message}");
@@ -327,7 +316,7 @@ public sealed class WireFuzzTests(ITestOutputHelper output)
         private static readonly string[] OtherContentTypes = ["application/json", "text/plain", "application/grpc-web", "application/grpc-web-text", "application/octet-stream"];
         private static readonly string[] UnsupportedEncodings = ["deflate", "br", "snappy", "zstd", "x-fuzz"];
         private static readonly string[] IgnoredTimeouts = ["abc", "1", "S", "-1S", "1.5S", "1x", "123456789S", "5 S"];
-        private static readonly string[] LongTimeouts = ["30S", "1M", "1H", "99999999n", "99999999S"];
+        private static readonly string[] LongTimeouts = ["30S", "1M", "1H", "99999999m", "99999999S"];
 
         public string Path => Base.Path;
 

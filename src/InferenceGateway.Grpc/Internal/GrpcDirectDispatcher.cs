@@ -23,7 +23,7 @@ internal sealed class GrpcDirectDispatcher
         {
             if (_gate is not null && !_gate.TryAdmit(context))
             {
-                return Task.CompletedTask;
+                return EarlyEnd.CompleteAsync(context);
             }
 
             return handler(context);

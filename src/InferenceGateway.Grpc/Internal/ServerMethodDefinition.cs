@@ -49,14 +49,14 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
         {
             if (!ValidateRequest(httpContext))
             {
-                return Task.CompletedTask;
+                return EarlyEnd.CompleteAsync(httpContext);
             }
 
             var call = new HttpContextServerCallContext(httpContext, _method, _options, _logger);
             if (!call.Initialize())
             {
                 call.Dispose();
-                return Task.CompletedTask;
+                return EarlyEnd.CompleteAsync(httpContext);
             }
 
             return _method.Type == MethodType.Unary ? HandleUnaryCall(call) : HandleStreamingCallAsync(call);
@@ -92,7 +92,7 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
             }
 
             Finish(call, status);
-            return Task.CompletedTask;
+            return status.StatusCode == StatusCode.OK ? Task.CompletedTask : EarlyEnd.CompleteAsync(call.HttpContext);
         }
 
         private async Task UnaryAfterReadAsync(HttpContextServerCallContext call, ValueTask<TRequest> read)
@@ -111,6 +111,10 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
             }
 
             Finish(call, status);
+            if (status.StatusCode != StatusCode.OK)
+            {
+                await EarlyEnd.CompleteAsync(call.HttpContext).ConfigureAwait(false);
+            }
         }
 
         private async Task UnaryAfterHandlerAsync(HttpContextServerCallContext call, Task<TResponse> handlerTask)
@@ -128,6 +132,10 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
             }
 
             Finish(call, status);
+            if (status.StatusCode != StatusCode.OK)
+            {
+                await EarlyEnd.CompleteAsync(call.HttpContext).ConfigureAwait(false);
+            }
         }
 
         private async Task HandleStreamingCallAsync(HttpContextServerCallContext call)
@@ -144,6 +152,10 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
             }
 
             Finish(call, status);
+            if (status.StatusCode != StatusCode.OK)
+            {
+                await EarlyEnd.CompleteAsync(call.HttpContext).ConfigureAwait(false);
+            }
         }
 
         private static void Finish(HttpContextServerCallContext call, Status status)

@@ -23,7 +23,7 @@ internal sealed class UnimplementedCallHandler
         var service = ServiceNameOf(path);
         var detail = service.Length > 0 && _registry.ContainsService(service) ? "Method is unimplemented." : "Service is unimplemented.";
         HttpContextServerCallContext.WriteTrailersOnly(httpContext.Response, new Status(StatusCode.Unimplemented, detail));
-        return Task.CompletedTask;
+        return EarlyEnd.CompleteAsync(httpContext);
     }
 
     private static string ServiceNameOf(string path)

@@ -10,7 +10,8 @@ public interface IGrpcCallGate
 {
     /// <summary>
     /// Returns true to let the call run. Returns false after writing the complete response itself, typically a
-    /// trailers-only gRPC status; the call is then not run. Called on the request's thread; must not block.
+    /// trailers-only gRPC status; the call is then not run, and the dispatcher reads and discards the rest of the
+    /// request body (bounded) so the stream closes at once. Called on the request's thread; must not block.
     /// </summary>
     bool TryAdmit(HttpContext context);
 }

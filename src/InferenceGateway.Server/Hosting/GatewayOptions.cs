@@ -231,7 +231,7 @@ public sealed class RateLimitSettings
     /// <summary>Calls admitted per second; beyond it calls get RESOURCE_EXHAUSTED. 0 disables the limit.</summary>
     public int PermitsPerSecond { get; set; }
 
-    /// <summary>Calls admitted in a burst above the steady rate.</summary>
+    /// <summary>Calls admitted at once (the token bucket's size); on average no more than PermitsPerSecond pass.</summary>
     public int Burst { get; set; } = 100;
 
     internal void Validate(List<string> errors)

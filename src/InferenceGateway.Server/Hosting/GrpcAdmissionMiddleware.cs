@@ -1,4 +1,3 @@
-using System.Threading.RateLimiting;
 using InferenceGateway.Grpc;
 
 namespace InferenceGateway.Server.Hosting;
@@ -12,29 +11,22 @@ namespace InferenceGateway.Server.Hosting;
 /// Calls to mapped methods meet it as the gate of the direct dispatcher (first in the pipeline); as middleware it
 /// still admits the gRPC requests that take the routed pipeline (unknown methods, which get UNIMPLEMENTED).
 /// </remarks>
-internal sealed class GrpcAdmissionMiddleware : IMiddleware, IGrpcCallGate, IDisposable
+internal sealed class GrpcAdmissionMiddleware : IMiddleware, IGrpcCallGate
 {
     private readonly GatewayReadiness _readiness;
-    private readonly RateLimiter? _limiter;
+    private readonly TokenBucket? _limiter;
 
-    public GrpcAdmissionMiddleware(GatewayReadiness readiness, GatewayOptions options)
+    public GrpcAdmissionMiddleware(GatewayReadiness readiness, GatewayOptions options, TimeProvider time)
     {
         _readiness = readiness;
         if (options.RateLimit.PermitsPerSecond > 0)
         {
-            _limiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-            {
-                TokenLimit = Math.Max(options.RateLimit.Burst, 1),
-                TokensPerPeriod = options.RateLimit.PermitsPerSecond,
-                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                QueueLimit = 0,
-                AutoReplenishment = true,
-            });
+            _limiter = new TokenBucket(options.RateLimit.PermitsPerSecond, Math.Max(options.RateLimit.Burst, 1), time);
         }
     }
 
     public Task InvokeAsync(HttpContext context, RequestDelegate next) =>
-        TryAdmit(context) ? next(context) : Task.CompletedTask;
+        TryAdmit(context) ? next(context) : GrpcProtocol.CompleteRefusedCallAsync(context);
 
     public bool TryAdmit(HttpContext context)
     {
@@ -50,14 +42,10 @@ internal sealed class GrpcAdmissionMiddleware : IMiddleware, IGrpcCallGate, IDis
             return false;
         }
 
-        if (_limiter is not null)
+        if (_limiter is not null && !_limiter.TryTake())
         {
-            using var lease = _limiter.AttemptAcquire();
-            if (!lease.IsAcquired)
-            {
-                Reject(context, StatusCode.ResourceExhausted, "request rate limit exceeded");
-                return false;
-            }
+            Reject(context, StatusCode.ResourceExhausted, "request rate limit exceeded");
+            return false;
         }
 
         return true;
@@ -71,6 +59,4 @@ internal sealed class GrpcAdmissionMiddleware : IMiddleware, IGrpcCallGate, IDis
         context.Response.Headers[GrpcProtocol.StatusTrailer] = ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture);
         context.Response.Headers[GrpcProtocol.MessageTrailer] = GrpcProtocol.PercentEncode(message);
     }
-
-    public void Dispose() => _limiter?.Dispose();
 }
