@@ -34,7 +34,7 @@ test: deps ort models build
 # Wire-level fuzzing of the gRPC front end for FUZZ_SECONDS (default 300) with a fresh seed (or FUZZ_SEED to replay);
 # `make test` runs the same test on a fixed seed for 3,000 cases.
 fuzz: deps ort models build
-	IG_FUZZ_SECONDS=$${FUZZ_SECONDS:-300} IG_FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM$$RANDOM} \
+	IG_FUZZ_SECONDS=$${FUZZ_SECONDS:-300} IG_FUZZ_SEED=$${FUZZ_SEED:-$$((RANDOM * 32768 + RANDOM))} \
 	  $(DOTNET) test tests/InferenceGateway.Server.Tests -c $(CONFIG) --no-build --nologo \
 	  --filter "FullyQualifiedName~WireFuzzTests" --logger "console;verbosity=detailed"
 
