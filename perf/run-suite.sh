@@ -782,6 +782,7 @@ if hon and hb:
 
 w("### Saturation vs ORT alone at the same batch size (side by side)")
 w("")
+SAT_ROUNDS = int(os.environ.get("RS_SAT_ROUNDS", ROUNDS))
 w("Two more gateways with `--Gateway:Models:bench_mlp:MaxBatchSize=64`, each driven by h2load at 256 streams (4 "
   "connections x 64; one bench_mlp row per request), so the queue always holds more than a batch and every batch is "
   "64 rows: **1x2** is the model's own config (one execution instance, ORT's intra-op threads = cores = 2, the "
@@ -789,11 +790,10 @@ w("Two more gateways with `--Gateway:Models:bench_mlp:MaxBatchSize=64`, each dri
   "one thread each, no intra-op barrier). In each round, turns alternating, `ig-load ort` runs the same model file "
   "at batch 64 **in the same arrangement** in its own process (one session with 2 threads, or two sessions on two "
   "threads; inputs pre-allocated, back-to-back runs) while the gateways idle, so each ceiling is measured next to "
-  f"its gateway figure. {os.environ['RS_LONG']} per run, {os.environ.get('RS_SAT_ROUNDS', ROUNDS)} rounds, after "
+  f"its gateway figure. {os.environ['RS_LONG']} per run, {SAT_ROUNDS} rounds, after "
   f"{os.environ.get('RS_SAT_WARM', '?')} of discarded warm-up at saturation per gateway. A run with a "
   "failed request is not counted.")
 w("")
-SAT_ROUNDS = int(os.environ.get("RS_SAT_ROUNDS", ROUNDS))
 
 def median_x(xs):
     """Median of per-round ratios as '0.65', or 'n/a'."""

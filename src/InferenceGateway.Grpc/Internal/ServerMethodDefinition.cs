@@ -91,8 +91,7 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
                 status = call.StatusFromException(ex);
             }
 
-            Finish(call, status);
-            return status.StatusCode == StatusCode.OK ? Task.CompletedTask : EarlyEnd.CompleteAsync(call.HttpContext);
+            return Finish(call, status);
         }
 
         private async Task UnaryAfterReadAsync(HttpContextServerCallContext call, ValueTask<TRequest> read)
@@ -110,11 +109,7 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
                 status = call.StatusFromException(ex);
             }
 
-            Finish(call, status);
-            if (status.StatusCode != StatusCode.OK)
-            {
-                await EarlyEnd.CompleteAsync(call.HttpContext).ConfigureAwait(false);
-            }
+            await Finish(call, status).ConfigureAwait(false);
         }
 
         private async Task UnaryAfterHandlerAsync(HttpContextServerCallContext call, Task<TResponse> handlerTask)
@@ -131,11 +126,7 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
                 status = call.StatusFromException(ex);
             }
 
-            Finish(call, status);
-            if (status.StatusCode != StatusCode.OK)
-            {
-                await EarlyEnd.CompleteAsync(call.HttpContext).ConfigureAwait(false);
-            }
+            await Finish(call, status).ConfigureAwait(false);
         }
 
         private async Task HandleStreamingCallAsync(HttpContextServerCallContext call)
@@ -151,14 +142,14 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
                 status = call.StatusFromException(ex);
             }
 
-            Finish(call, status);
-            if (status.StatusCode != StatusCode.OK)
-            {
-                await EarlyEnd.CompleteAsync(call.HttpContext).ConfigureAwait(false);
-            }
+            await Finish(call, status).ConfigureAwait(false);
         }
 
-        private static void Finish(HttpContextServerCallContext call, Status status)
+        /// <summary>
+        /// Writes the status and releases the call; a failed call may have left part of its request unread, which
+        /// <see cref="EarlyEnd"/> drains after the answer (free when the body is complete, as on every OK call).
+        /// </summary>
+        private static Task Finish(HttpContextServerCallContext call, Status status)
         {
             try
             {
@@ -168,6 +159,8 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
             {
                 call.Dispose();
             }
+
+            return status.StatusCode == StatusCode.OK ? Task.CompletedTask : EarlyEnd.CompleteAsync(call.HttpContext);
         }
 
         private Task InvokeStreamingAsync(HttpContextServerCallContext call)
