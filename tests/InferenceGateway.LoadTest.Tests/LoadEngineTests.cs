@@ -94,11 +94,14 @@ public sealed class LoadEngineTests
         Assert.True(openShare >= 0.10, $"open share >= 125 ms: {openShare:P1}");
         Assert.InRange(openResult.Successes, 300, 450);
 
-        // Closed loop: each worker waits out the stall once, and the stall is one sample per worker among many.
+        // Closed loop: each worker waits out the stall once, so the stall is one sample per worker among many.
+        // The count of fast samples depends on the timer (Task.Delay(1) is 1-15 ms on a busy host), so percentiles
+        // are not compared: with 200 samples the two stalled ones are the p99 (a CI run saw exactly that).
         Assert.True(closedResult.Latency.Max >= stallNanos * 0.5, $"closed max {closedResult.Latency.Max / 1e6} ms");
-        double closedShare = closedResult.Latency.CountAtOrAbove(quarterStall) / (double)closedResult.Latency.TotalCount;
+        long closedStalled = closedResult.Latency.CountAtOrAbove(quarterStall);
+        Assert.InRange(closedStalled, 1, closed.Concurrency * 2); // once per worker, with slack for a scheduler pause
+        double closedShare = closedStalled / (double)closedResult.Latency.TotalCount;
         Assert.True(closedShare < openShare / 5, $"closed share {closedShare:P2} vs open {openShare:P1}");
-        Assert.True(closedResult.LatencyMs(99) < openResult.LatencyMs(99) / 2, $"closed p99 {closedResult.LatencyMs(99)} ms vs open {openResult.LatencyMs(99)} ms");
     }
 
     [Fact]
