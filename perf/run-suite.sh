@@ -216,14 +216,22 @@ scenario_codec() { bdn protobuf-codec '*ProtobufCodec*'; }
 # CPU time (user + system, clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# h2load_round TARGET ROUND PID URL PAYLOAD: one duration-based h2load run, with the server's CPU ticks over it.
+# The gateway's managed allocations since its start (its own dotnet_gc_heap_total_allocated_bytes_total).
+gc_allocated() {
+  curl -sf "http://127.0.0.1:$1/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total / { print $2 }'
+}
+
+# h2load_round TARGET ROUND PID URL PAYLOAD [ADMIN_PORT]: one duration-based h2load run, with the server's CPU ticks
+# over it and, for a gateway (ADMIN_PORT given), its managed allocations over it.
 h2load_round() {
-  local target="$1" round="$2" pid="$3" url="$4" payload="$5" t0 t1
+  local target="$1" round="$2" pid="$3" url="$4" payload="$5" admin="${6:-}" t0 t1 a0="" a1=""
+  if [ -n "$admin" ]; then a0="$(gc_allocated "$admin")"; fi
   t0="$(cpu_ticks "$pid")"
   run "$H2LOAD" -D "$h2_dur" -c 4 -m 16 -d "$payload" -H 'content-type: application/grpc' -H 'te: trailers' "$url" \
     > "$results/transport-h2load-$target-r$round.txt" 2>&1 || return 1
   t1="$(cpu_ticks "$pid")"
-  printf '%s,%s,%s\n' "$round" "$target" "$((t1 - t0))" >> "$results/transport-cpu.csv"
+  if [ -n "$admin" ]; then a1="$(gc_allocated "$admin")"; fi
+  printf '%s,%s,%s,%s,%s\n' "$round" "$target" "$((t1 - t0))" "$a0" "$a1" >> "$results/transport-cpu.csv"
 }
 
 scenario_transport() {
@@ -255,17 +263,18 @@ scenario_transport() {
   declare -A pid_of=([echo]="$ECHO_PID" [gateway-identity]="$GW_PID" [gateway-fraud]="$GW_PID" [gateway-live]="$GW_PID")
   declare -A url_of=([echo]="$echo_url$infer" [gateway-identity]="$gw_url$infer" [gateway-fraud]="$gw_url$infer" [gateway-live]="$gw_url$livepath")
   declare -A payload_of=([echo]="$payload" [gateway-identity]="$payload" [gateway-fraud]="$fraud" [gateway-live]="$live")
+  declare -A admin_of=([echo]="" [gateway-identity]="$GW_ADMIN" [gateway-fraud]="$GW_ADMIN" [gateway-live]="$GW_ADMIN")
 
   # Warm-up, discarded: tiered JIT, pools and connections reach steady state (a short run measures the JIT).
   for t in "${targets[@]}"; do
     "$H2LOAD" -D "$h2_warm" -c 4 -m 16 -d "${payload_of[$t]}" -H 'content-type: application/grpc' -H 'te: trailers' \
       "${url_of[$t]}" > /dev/null 2>&1 || true
   done
-  echo "round,target,cpu_ticks" > "$results/transport-cpu.csv"
+  echo "round,target,cpu_ticks,allocated_before,allocated_after" > "$results/transport-cpu.csv"
   for r in $(seq 1 "$rounds"); do
     for i in 0 1 2 3; do # Each round starts with a different target.
       t="${targets[$(((i + r - 1) % 4))]}"
-      h2load_round "$t" "$r" "${pid_of[$t]}" "${url_of[$t]}" "${payload_of[$t]}" || failed=1
+      h2load_round "$t" "$r" "${pid_of[$t]}" "${url_of[$t]}" "${payload_of[$t]}" "${admin_of[$t]}" || failed=1
     done
   done
 
@@ -589,18 +598,25 @@ w("- **gateway ServerLive**: the same process answering `ServerLive` (empty mess
   "with no model work, i.e. the transport alone.")
 w("")
 w("`server cpu/req` is the server process's user+system CPU over the run divided by the requests it answered "
-  "(from `/proc/<pid>/stat`): unlike req/s it does not depend on how the shared cores were split with h2load.")
+  "(from `/proc/<pid>/stat`): unlike req/s it does not depend on how the shared cores were split with h2load. "
+  "`server alloc/req` is the gateway's managed allocation over the run (its own "
+  "`dotnet_gc_heap_total_allocated_bytes_total`, read before and after) divided by the same count; it includes "
+  "Kestrel's own per-request objects and, spread over the run, the two metrics scrapes.")
 w("")
 cpu = {}
+allocated = {}
 text = read("transport-cpu.csv") or ""
 for line in text.splitlines()[1:]:
     parts = line.split(",")
-    if len(parts) == 3:
+    if len(parts) in (3, 5):
         cpu[(int(parts[0]), parts[1])] = int(parts[2])
+    if len(parts) == 5 and parts[3] and parts[4]:
+        allocated[(int(parts[0]), parts[1])] = float(parts[4]) - float(parts[3])
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
 TARGETS = ("echo", "gateway-identity", "gateway-fraud", "gateway-live")
 per = {t: [] for t in TARGETS}
 cpu_us = {t: [] for t in TARGETS}
+alloc_b = {t: [] for t in TARGETS}
 w("| round | echo req/s | identity req/s | fraud v1 req/s | ServerLive req/s | identity / echo | fraud / echo | ServerLive / echo | failed |")
 w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in range(1, ROUNDS + 1):
@@ -611,6 +627,8 @@ for r in range(1, ROUNDS + 1):
         g = got[t]
         if g and g.get("ok") and (r, t) in cpu:
             cpu_us[t].append(cpu[(r, t)] * TICK_US / g["ok"])
+        if g and g.get("ok") and (r, t) in allocated:
+            alloc_b[t].append(allocated[(r, t)] / g["ok"])
     failed = sum((g or {}).get("failed", 0) for g in got.values())
     w(f"| {r} | {fmt(rps['echo'])} | {fmt(rps['gateway-identity'])} | {fmt(rps['gateway-fraud'])} | {fmt(rps['gateway-live'])} | "
       f"{ratio(rps['gateway-identity'], rps['echo'])} | {ratio(rps['gateway-fraud'], rps['echo'])} | "
@@ -618,11 +636,12 @@ for r in range(1, ROUNDS + 1):
 me, mi, mf, ml = (median(per[t]) for t in TARGETS)
 w(f"| **median** | **{fmt(me)}** | **{fmt(mi)}** | **{fmt(mf)}** | **{fmt(ml)}** | **{ratio(mi, me)}** | **{ratio(mf, me)}** | **{ratio(ml, me)}** | |")
 w("")
-w("| target | server cpu/req (median) |")
-w("|---|---:|")
+w("| target | server cpu/req (median) | server alloc/req (median) |")
+w("|---|---:|---:|")
 for label, t in (("echo", "echo"), ("gateway ModelInfer identity", "gateway-identity"),
                  ("gateway ModelInfer fraud v1", "gateway-fraud"), ("gateway ServerLive", "gateway-live")):
-    w(f"| {label} | {fmt(median(cpu_us[t]), 1)} us |")
+    bytes_per = f"{fmt(median(alloc_b[t]), 0)} B" if alloc_b[t] else "-"
+    w(f"| {label} | {fmt(median(cpu_us[t]), 1)} us | {bytes_per} |")
 w("")
 w(f"**gateway ModelInfer (trivial model) / echo throughput (h2load, median of rounds): {ratio(mi, me)}**; "
   f"fraud v1 / echo: {ratio(mf, me)}; ServerLive / echo: {ratio(ml, me)}. h2load counts HTTP 200 as success; the "

@@ -43,6 +43,56 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
         Assert.Equal(payload.Length, reply.Payload.Length);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public async Task Unary_ValueTaskHandler_CompletesSynchronouslyOrAfterAWait(int yields)
+    {
+        var headers = new Metadata { { "x-trailer", "vt" } };
+        using var ok = _invoker.AsyncUnaryCall(TestService.ValueTaskEcho, null, new CallOptions(headers), new EchoRequest { Text = "hi", Count = yields });
+        Assert.Equal("hi", (await ok.ResponseAsync.WithTimeout()).Text);
+        Assert.Equal("vt", ok.GetTrailers().GetValue("x-trailer-echo"));
+
+        using var failed = _invoker.AsyncUnaryCall(TestService.ValueTaskEcho, null, default, new EchoRequest { Text = "fail", Count = yields });
+        var ex = await Assert.ThrowsAsync<RpcException>(() => failed.ResponseAsync.WithTimeout());
+        Assert.Equal(StatusCode.FailedPrecondition, ex.StatusCode);
+        Assert.Equal("asked to fail", ex.Status.Detail);
+    }
+
+    [Fact]
+    public async Task Unary_PooledCallContexts_CarryNothingIntoTheNextCall()
+    {
+        // The server reuses call contexts per method. Sequential calls get the same context back; concurrent ones a mix.
+        // Every call must see only its own trailers and status, whatever the call before it set.
+        static (Metadata? Headers, EchoRequest Request) Shape(int i) =>
+            (i % 3 == 0 ? new Metadata { { "x-trailer", "t" + i } } : null,
+             new EchoRequest { Text = i % 4 == 1 ? "fail" : "n" + i, Count = i % 2 });
+
+        async Task Check(int i)
+        {
+            var (headers, request) = Shape(i);
+            using var call = _invoker.AsyncUnaryCall(TestService.ValueTaskEcho, null, new CallOptions(headers), request);
+            if (request.Text == "fail")
+            {
+                var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync.WithTimeout());
+                Assert.Equal(StatusCode.FailedPrecondition, ex.StatusCode);
+                Assert.Null(ex.Trailers.GetValue("x-trailer-echo"));
+                return;
+            }
+
+            Assert.Equal(request.Text, (await call.ResponseAsync.WithTimeout()).Text);
+            Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
+            Assert.Equal(headers is null ? null : "t" + i, call.GetTrailers().GetValue("x-trailer-echo"));
+        }
+
+        for (var i = 0; i < 24; i++)
+        {
+            await Check(i);
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 96).Select(Check)).WithTimeout();
+    }
+
     [Fact]
     public async Task Unary_ManySequentialAndConcurrentCalls_AllSucceed()
     {
@@ -148,8 +198,8 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
         var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync.WithTimeout());
         Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
 
-        var context = await _server.State.Started(key).Task.WithTimeout();
-        Assert.NotEqual(DateTime.MaxValue, context.Deadline);
+        var deadline = await _server.State.Started(key).Task.WithTimeout();
+        Assert.NotEqual(DateTime.MaxValue, deadline);
         await _server.State.TokenFired(key).Task.WithTimeout();
     }
 

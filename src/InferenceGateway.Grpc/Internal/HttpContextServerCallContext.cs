@@ -7,8 +7,11 @@ using Microsoft.Extensions.Primitives;
 
 namespace InferenceGateway.Grpc.Internal;
 
-/// <summary>The per-call state of the server, over Kestrel's <see cref="HttpContext"/>.</summary>
-internal sealed class HttpContextServerCallContext : ServerCallContext, IDisposable
+/// <summary>
+/// The per-call state of the server, over Kestrel's <see cref="HttpContext"/>. Pooled per method: <see cref="Bind"/>
+/// attaches it to a call and <see cref="Reset"/> clears every per-call field when the call has ended.
+/// </summary>
+internal sealed class HttpContextServerCallContext : ServerCallContext
 {
     private static readonly string[] s_statusStrings = CreateStatusStrings();
 
@@ -27,15 +30,42 @@ internal sealed class HttpContextServerCallContext : ServerCallContext, IDisposa
     private bool _messageWritten;
     private bool _completed;
 
-    public HttpContextServerCallContext(HttpContext httpContext, IMethod method, GrpcServerOptions options, ILogger logger)
+    public HttpContextServerCallContext(IMethod method, GrpcServerOptions options, ILogger logger)
     {
-        HttpContext = httpContext;
         _method = method;
         _options = options;
         _logger = logger;
     }
 
-    public HttpContext HttpContext { get; }
+    /// <summary>The call's HTTP context; null only while the object waits in its pool.</summary>
+    public HttpContext HttpContext { get; private set; } = null!;
+
+    /// <summary>Attaches a fresh (or reset) context to a call.</summary>
+    public void Bind(HttpContext httpContext) => HttpContext = httpContext;
+
+    /// <summary>
+    /// Releases the call's resources (the deadline timer) and clears every per-call field, so that nothing of this call
+    /// reaches the next one and the pool holds no request objects.
+    /// </summary>
+    public void Reset()
+    {
+        _deadlineCts?.Dispose();
+        _deadlineCts = null;
+        _token = default;
+        _tokenCreated = false;
+        _deadline = DateTime.MaxValue;
+        _requestHeaders = null;
+        _responseTrailers = null;
+        _peer = null;
+        _responseEncoding = null;
+        _headersPrepared = false;
+        _messageWritten = false;
+        _completed = false;
+        Status = Status.DefaultSuccess;
+        WriteOptions = null;
+        RequestEncoding = null;
+        HttpContext = null!;
+    }
 
     public override string Method => _method.FullName;
 
@@ -316,8 +346,6 @@ internal sealed class HttpContextServerCallContext : ServerCallContext, IDisposa
         response.Headers[GrpcProtocol.AcceptEncodingHeader] = GrpcProtocol.SupportedEncodings;
         WriteStatus(response.Headers, status, null);
     }
-
-    public void Dispose() => _deadlineCts?.Dispose();
 
     private static void WriteStatus(IHeaderDictionary target, Status status, Metadata? trailers)
     {

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.ObjectPool;
 
 namespace InferenceGateway.Grpc.Internal;
 
@@ -32,17 +33,25 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
 
     private sealed class ServerCallHandler
     {
+        // Enough contexts for every call in flight at high concurrency; more in flight than this allocate, and the
+        // surplus is dropped on return.
+        private static readonly int MaxPooledContexts = Math.Max(1024, Environment.ProcessorCount * 64);
+
         private readonly Method<TRequest, TResponse> _method;
         private readonly Delegate _handler;
+        private readonly ValueTaskUnaryServerMethod<TRequest, TResponse>? _valueTaskHandler;
         private readonly GrpcServerOptions _options;
         private readonly ILogger _logger;
+        private readonly DefaultObjectPool<HttpContextServerCallContext> _contexts;
 
         public ServerCallHandler(Method<TRequest, TResponse> method, Delegate handler, GrpcServerOptions options, ILogger logger)
         {
             _method = method;
             _handler = handler;
+            _valueTaskHandler = handler as ValueTaskUnaryServerMethod<TRequest, TResponse>;
             _options = options;
             _logger = logger;
+            _contexts = new DefaultObjectPool<HttpContextServerCallContext>(new ContextPolicy(this), MaxPooledContexts);
         }
 
         public Task HandleCallAsync(HttpContext httpContext)
@@ -52,10 +61,11 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
                 return EarlyEnd.CompleteAsync(httpContext);
             }
 
-            var call = new HttpContextServerCallContext(httpContext, _method, _options, _logger);
+            var call = _contexts.Get();
+            call.Bind(httpContext);
             if (!call.Initialize())
             {
-                call.Dispose();
+                _contexts.Return(call);
                 return EarlyEnd.CompleteAsync(httpContext);
             }
 
@@ -77,7 +87,7 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
                     return UnaryAfterReadAsync(call, read);
                 }
 
-                var handlerTask = ((UnaryServerMethod<TRequest, TResponse>)_handler)(read.Result, call);
+                var handlerTask = InvokeUnary(read.Result, call);
                 if (!handlerTask.IsCompletedSuccessfully)
                 {
                     return UnaryAfterHandlerAsync(call, handlerTask);
@@ -100,7 +110,7 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
             try
             {
                 var request = await read.ConfigureAwait(false);
-                var response = await ((UnaryServerMethod<TRequest, TResponse>)_handler)(request, call).ConfigureAwait(false);
+                var response = await InvokeUnary(request, call).ConfigureAwait(false);
                 WriteSingleResponse(call, response);
                 status = call.Status;
             }
@@ -112,7 +122,12 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
             await Finish(call, status).ConfigureAwait(false);
         }
 
-        private async Task UnaryAfterHandlerAsync(HttpContextServerCallContext call, Task<TResponse> handlerTask)
+        private ValueTask<TResponse> InvokeUnary(TRequest request, HttpContextServerCallContext call) =>
+            _valueTaskHandler is { } handler
+                ? handler(request, call)
+                : new ValueTask<TResponse>(((UnaryServerMethod<TRequest, TResponse>)_handler)(request, call));
+
+        private async Task UnaryAfterHandlerAsync(HttpContextServerCallContext call, ValueTask<TResponse> handlerTask)
         {
             Status status;
             try
@@ -146,21 +161,22 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
         }
 
         /// <summary>
-        /// Writes the status and releases the call; a failed call may have left part of its request unread, which
-        /// <see cref="EarlyEnd"/> drains after the answer (free when the body is complete, as on every OK call).
+        /// Writes the status and gives the context back to the pool; a failed call may have left part of its request
+        /// unread, which <see cref="EarlyEnd"/> drains after the answer (free when the body is complete, as on every OK call).
         /// </summary>
-        private static Task Finish(HttpContextServerCallContext call, Status status)
+        private Task Finish(HttpContextServerCallContext call, Status status)
         {
+            var httpContext = call.HttpContext;
             try
             {
                 call.Complete(status);
             }
             finally
             {
-                call.Dispose();
+                _contexts.Return(call);
             }
 
-            return status.StatusCode == StatusCode.OK ? Task.CompletedTask : EarlyEnd.CompleteAsync(call.HttpContext);
+            return status.StatusCode == StatusCode.OK ? Task.CompletedTask : EarlyEnd.CompleteAsync(httpContext);
         }
 
         private Task InvokeStreamingAsync(HttpContextServerCallContext call)
@@ -251,6 +267,21 @@ internal sealed class ServerMethodDefinition<TRequest, TResponse> : ServerMethod
             if (httpContext.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } feature)
             {
                 feature.MinDataRate = null;
+            }
+        }
+
+        private sealed class ContextPolicy : IPooledObjectPolicy<HttpContextServerCallContext>
+        {
+            private readonly ServerCallHandler _handler;
+
+            public ContextPolicy(ServerCallHandler handler) => _handler = handler;
+
+            public HttpContextServerCallContext Create() => new(_handler._method, _handler._options, _handler._logger);
+
+            public bool Return(HttpContextServerCallContext context)
+            {
+                context.Reset();
+                return true;
             }
         }
     }

@@ -1,6 +1,10 @@
 namespace InferenceGateway.Grpc;
 
 /// <summary>Server-side state of one call (shaped like Grpc.Core's <c>ServerCallContext</c>).</summary>
+/// <remarks>
+/// Valid until the handler's task completes, like the <c>HttpContext</c> under it: the server reuses the object for a
+/// later call, so work that outlives the call copies what it needs (deadline, headers) rather than keeping the context.
+/// </remarks>
 public abstract class ServerCallContext
 {
     /// <summary>The method's full name, <c>/package.Service/Method</c>.</summary>

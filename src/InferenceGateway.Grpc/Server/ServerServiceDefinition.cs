@@ -49,6 +49,15 @@ public sealed class ServerServiceDefinition
             where TResponse : class =>
             Add(method, MethodType.Unary, new ServerMethodDefinition<TRequest, TResponse>(method, handler));
 
+        /// <summary>
+        /// Adds a unary method whose handler returns a value task (see <see cref="ValueTaskUnaryServerMethod{TRequest, TResponse}"/>).
+        /// A separate name, not an <c>AddMethod</c> overload, so that async lambdas passed to <c>AddMethod</c> stay unambiguous.
+        /// </summary>
+        public Builder AddValueTaskMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ValueTaskUnaryServerMethod<TRequest, TResponse> handler)
+            where TRequest : class
+            where TResponse : class =>
+            Add(method, MethodType.Unary, new ServerMethodDefinition<TRequest, TResponse>(method, handler));
+
         /// <summary>Adds a client-streaming method.</summary>
         public Builder AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ClientStreamingServerMethod<TRequest, TResponse> handler)
             where TRequest : class

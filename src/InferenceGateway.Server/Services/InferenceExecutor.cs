@@ -27,14 +27,17 @@ public sealed partial class InferenceExecutor
     /// <summary>
     /// Resolves the version (empty = the gateway's choice), runs the request and fills in the call's response. On
     /// success the call is returned for the response serializer, which writes it and gives it back to its pool; on
-    /// failure it is given back here and the exception carries the status.
+    /// failure the exception carries the status and the call goes back to its pool once the caller has seen it.
     /// </summary>
-    /// <remarks>One async method for the whole call (lease, batch, response, metrics): each further level would cost a
-    /// state machine allocation per request.</remarks>
-    internal async Task<ModelInferCall> InferAsync(ModelInferCall call, DateTime deadline, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Not an async method: a call that waits for its batch would allocate a state machine box each time (the runtime's
+    /// pooling builder keeps one box per thread and per core, far fewer than the calls in flight). Instead the call
+    /// itself is the value task's source (<see cref="ModelInferCall.WaitForBatch"/>) and <see cref="EndInfer"/> runs
+    /// when the batch is done. The returned value task must be awaited exactly once.
+    /// </remarks>
+    internal ValueTask<ModelInferCall> InferAsync(ModelInferCall call, DateTime deadline, CancellationToken cancellationToken)
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
-        var succeeded = false;
         ModelVersion version;
         try
         {
@@ -49,17 +52,18 @@ public sealed partial class InferenceExecutor
             throw;
         }
 
-        var status = StatusCode.Unknown;
         var batcher = version.Batcher;
         var outputConfigs = version.Config.Outputs;
 
         // Every buffer of the call (typed inputs converted for the batcher, outputs) belongs to the call; raw inputs are
         // slices of its request bytes.
         BatchRequest? batchRequest = null;
+        var rows = 0;
+        ValueTask<BatchResult> pending;
         try
         {
             batchRequest = batcher.RentRequest();
-            var rows = DecodeInputs(version, call, batchRequest);
+            rows = DecodeInputs(version, call, batchRequest);
             batchRequest.Rows = rows;
             call.ResponseModelName = version.Name;
             call.ResponseModelVersion = version.Version;
@@ -95,46 +99,86 @@ public sealed partial class InferenceExecutor
             }
 
             batchRequest.CancellationToken = cancellationToken;
-            var result = await batcher.EnqueueAsync(batchRequest).ConfigureAwait(false);
+            pending = batcher.EnqueueAsync(batchRequest);
+        }
+        catch (Exception ex)
+        {
+            Fail(call, version, batchRequest, ex, start);
+            call.Return();
+            throw;
+        }
+
+        var state = new ModelInferCall.InferState(this, version, batchRequest, rows, start);
+        if (pending.IsCompleted)
+        {
+            // Ran on the caller or was refused at once: no wait.
+            return new ValueTask<ModelInferCall>(EndInfer(call, state, pending, returnCallOnFailure: true));
+        }
+
+        return call.WaitForBatch(state, pending);
+    }
+
+    /// <summary>
+    /// Ends a call whose batch is done: reads its result (consuming <paramref name="pending"/>), records the response
+    /// shapes, the metrics and the log line, and releases the batch request and the version lease. Throws the call's
+    /// failure; the call itself goes back to its pool here only when <paramref name="returnCallOnFailure"/> (otherwise
+    /// its awaiter gives it back after reading the failure).
+    /// </summary>
+    internal ModelInferCall EndInfer(ModelInferCall call, in ModelInferCall.InferState state, ValueTask<BatchResult> pending, bool returnCallOnFailure)
+    {
+        var version = state.Version;
+        var batchRequest = state.Request;
+        try
+        {
+            var result = pending.GetAwaiter().GetResult();
             if (!result.IsSuccess)
             {
                 throw new RpcException(new Status(ToStatusCode(result.Reason), $"{version}: {result.Message}"));
             }
 
-            SetResponseShapes(version, call, batchRequest, rows);
-            status = StatusCode.OK;
-            succeeded = true;
-            return call;
+            SetResponseShapes(version, call, batchRequest, state.Rows);
         }
-        catch (RpcException ex)
+        catch (Exception ex)
         {
-            status = ex.StatusCode;
-            if (status == StatusCode.Internal)
-            {
-                Log.CallFailedInternal(_logger, call.GetString(call.Id), version.Name, version.Version, ex.Status.Detail);
-            }
-            else
-            {
-                Log.CallFailed(_logger, call.GetString(call.Id), version.Name, version.Version, status, ex.Status.Detail);
-            }
-
-            throw;
-        }
-        finally
-        {
-            if (batchRequest is not null)
-            {
-                batcher.ReturnRequest(batchRequest);
-            }
-
-            if (!succeeded)
+            Fail(call, version, batchRequest, ex, state.Start);
+            if (returnCallOnFailure)
             {
                 call.Return();
             }
 
-            version.Release();
-            _metrics.Record(version.Name, version.Version, "", status, start);
+            throw;
         }
+
+        version.Batcher.ReturnRequest(batchRequest);
+        version.Release();
+        _metrics.Record(version.Name, version.Version, "", StatusCode.OK, state.Start);
+        return call;
+    }
+
+    /// <summary>Logs a failed call and releases its batch request (when rented) and version lease.</summary>
+    private void Fail(ModelInferCall call, ModelVersion version, BatchRequest? batchRequest, Exception exception, long start)
+    {
+        var status = StatusCode.Unknown;
+        if (exception is RpcException rpc)
+        {
+            status = rpc.StatusCode;
+            if (status == StatusCode.Internal)
+            {
+                Log.CallFailedInternal(_logger, call.GetString(call.Id), version.Name, version.Version, rpc.Status.Detail);
+            }
+            else
+            {
+                Log.CallFailed(_logger, call.GetString(call.Id), version.Name, version.Version, status, rpc.Status.Detail);
+            }
+        }
+
+        if (batchRequest is not null)
+        {
+            version.Batcher.ReturnRequest(batchRequest);
+        }
+
+        version.Release();
+        _metrics.Record(version.Name, version.Version, "", status, start);
     }
 
     /// <summary>Takes a lease on the requested version, or throws NOT_FOUND / UNAVAILABLE.</summary>

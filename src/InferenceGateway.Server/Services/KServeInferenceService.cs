@@ -48,7 +48,7 @@ public sealed class KServeInferenceService : IGrpcService
         .AddMethod(ModelReadyMethod, ModelReady)
         .AddMethod(ServerMetadataMethod, ServerMetadata)
         .AddMethod(ModelMetadataMethod, ModelMetadata)
-        .AddMethod(ServerModelInferMethod, ModelInfer)
+        .AddValueTaskMethod(ServerModelInferMethod, ModelInfer)
         .WithDescriptor(GrpcServiceReflection.Descriptor.Services[0])
         .Build();
 
@@ -67,7 +67,7 @@ public sealed class KServeInferenceService : IGrpcService
     private Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context) =>
         Task.FromResult(ModelMetadata(request));
 
-    private Task<ModelInferCall> ModelInfer(ModelInferCall call, ServerCallContext context) =>
+    private ValueTask<ModelInferCall> ModelInfer(ModelInferCall call, ServerCallContext context) =>
         _executor.InferAsync(call, context.Deadline, context.CancellationToken);
 
     private static ServerMetadataResponse ServerMetadata()

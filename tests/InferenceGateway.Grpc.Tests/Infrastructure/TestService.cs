@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using InferenceGateway.Grpc.Tests.Protos;
 
 namespace InferenceGateway.Grpc.Tests.Infrastructure;
@@ -6,11 +7,15 @@ namespace InferenceGateway.Grpc.Tests.Infrastructure;
 /// <summary>What the server-side handlers observed, keyed by the request text, for tests to await.</summary>
 public sealed class TestServiceState
 {
-    private readonly ConcurrentDictionary<string, TaskCompletionSource<ServerCallContext>> _started = new();
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<DateTime>> _started = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource<DateTime>> _tokenFired = new();
 
-    public TaskCompletionSource<ServerCallContext> Started(string key) =>
-        _started.GetOrAdd(key, _ => new TaskCompletionSource<ServerCallContext>(TaskCreationOptions.RunContinuationsAsynchronously));
+    /// <summary>
+    /// Set when the handler starts, to the call's deadline as the handler saw it (the context itself is reused after
+    /// the call, so tests must not keep it).
+    /// </summary>
+    public TaskCompletionSource<DateTime> Started(string key) =>
+        _started.GetOrAdd(key, _ => new TaskCompletionSource<DateTime>(TaskCreationOptions.RunContinuationsAsynchronously));
 
     public TaskCompletionSource<DateTime> TokenFired(string key) =>
         _tokenFired.GetOrAdd(key, _ => new TaskCompletionSource<DateTime>(TaskCreationOptions.RunContinuationsAsynchronously));
@@ -29,6 +34,7 @@ public sealed class TestService : IGrpcService
     public static readonly Method<EchoRequest, EchoReply> Duplex = new(MethodType.DuplexStreaming, Name, "Duplex", RequestMarshaller, ReplyMarshaller);
     public static readonly Method<EchoRequest, EchoReply> Wait = new(MethodType.Unary, Name, "Wait", RequestMarshaller, ReplyMarshaller);
     public static readonly Method<EchoRequest, EchoReply> Throw = new(MethodType.Unary, Name, "Throw", RequestMarshaller, ReplyMarshaller);
+    public static readonly Method<EchoRequest, EchoReply> ValueTaskEcho = new(MethodType.Unary, Name, "ValueTaskEcho", RequestMarshaller, ReplyMarshaller);
 
     private readonly TestServiceState _state;
 
@@ -42,6 +48,7 @@ public sealed class TestService : IGrpcService
             .AddMethod(Duplex, DuplexAsync)
             .AddMethod(Wait, WaitAsync)
             .AddMethod(Throw, ThrowAsync)
+            .AddValueTaskMethod(ValueTaskEcho, ValueTaskEchoAsync)
             .WithDescriptor(GrpcTestReflection.Descriptor.Services[0])
             .Build();
 
@@ -90,7 +97,7 @@ public sealed class TestService : IGrpcService
 
     private async Task<EchoReply> WaitAsync(EchoRequest request, ServerCallContext context)
     {
-        _state.Started(request.Text).TrySetResult(context);
+        _state.Started(request.Text).TrySetResult(context.Deadline);
         try
         {
             await Task.Delay(Timeout.Infinite, context.CancellationToken);
@@ -102,6 +109,27 @@ public sealed class TestService : IGrpcService
         }
 
         return new EchoReply();
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<EchoReply> ValueTaskEchoAsync(EchoRequest request, ServerCallContext context)
+    {
+        if (request.Count > 0)
+        {
+            await Task.Yield();
+        }
+
+        if (request.Text == "fail")
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "asked to fail"));
+        }
+
+        if (context.RequestHeaders.GetValue("x-trailer") is { } trailer)
+        {
+            context.ResponseTrailers.Add("x-trailer-echo", trailer);
+        }
+
+        return new EchoReply { Text = request.Text };
     }
 
     private static Task<EchoReply> ThrowAsync(EchoRequest request, ServerCallContext context)

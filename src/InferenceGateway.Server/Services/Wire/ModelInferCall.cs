@@ -16,7 +16,7 @@ namespace InferenceGateway.Server.Services.Wire;
 /// the pool by the response serializer after writing, or by the handler when the call fails. Nothing may keep a slice
 /// of <see cref="Payload"/> past that point.
 /// </remarks>
-internal sealed class ModelInferCall
+internal sealed partial class ModelInferCall
 {
     // A call keeps its byte buffers between uses when they are at most this size (the pool then holds at most
     // MaxPooled x a few of them); larger ones go back to ArrayPool.Shared on return. Entry arrays that grew beyond
