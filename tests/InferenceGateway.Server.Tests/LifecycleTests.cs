@@ -108,6 +108,33 @@ public sealed class LifecycleTests
         }
     }
 
+    [Fact]
+    public async Task PortTaken_ExitsWithOneClearLineAndCodeThree()
+    {
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var taken = ((IPEndPoint)holder.LocalEndpoint).Port;
+        using var process = StartGateway(taken, FreePort());
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        var output = await stdout + await stderr;
+        Assert.True(process.ExitCode == Hosting.GatewayHost.ListenFailedExitCode, $"exit code {process.ExitCode}:\n{output}");
+        Assert.Contains($"inference-gateway: could not start listening: Failed to bind to address http://127.0.0.1:{taken}: address already in use.", await stderr);
+        Assert.DoesNotContain("Unhandled exception", output);
+    }
+
     private static Process StartGateway(int grpcPort, int adminPort)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "InferenceGateway.Server.dll");

@@ -37,9 +37,28 @@ public static partial class GatewayHost
             return 0;
         }
 
-        await app.RunAsync().ConfigureAwait(false);
+        await using (app.ConfigureAwait(false))
+        {
+            try
+            {
+                await app.StartAsync().ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                // Kestrel could not bind a listener (port taken, address not local, no permission): a clear line and
+                // an exit code, not an unhandled exception and a core dump.
+                await Console.Error.WriteLineAsync($"inference-gateway: could not start listening: {ex.Message}").ConfigureAwait(false);
+                return ListenFailedExitCode;
+            }
+
+            await app.WaitForShutdownAsync().ConfigureAwait(false);
+        }
+
         return 0;
     }
+
+    /// <summary>Exit code when a listener cannot be bound (2 is invalid configuration).</summary>
+    public const int ListenFailedExitCode = 3;
 
     private static readonly JsonSerializerOptions PrintOptions = new() { WriteIndented = true };
 
