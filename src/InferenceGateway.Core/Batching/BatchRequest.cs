@@ -75,6 +75,19 @@ public sealed class BatchRequest : IValueTaskSource<BatchResult>
     public bool SkipQueueDelay { get; set; }
 
     /// <summary>
+    /// Run the continuation registered on <see cref="DynamicBatcher.EnqueueAsync"/>'s task on the thread that completes
+    /// the request (an instance thread, or one cancelling the request) instead of the thread pool. Only for a
+    /// continuation that merely hands off, such as queueing its own <see cref="IThreadPoolWorkItem"/>: the thread pool
+    /// would otherwise allocate a work item per continuation that is not an async method's. Off by default; set before
+    /// <see cref="DynamicBatcher.EnqueueAsync"/>.
+    /// </summary>
+    public bool InlineContinuation
+    {
+        get => !_core.RunContinuationsAsynchronously;
+        set => _core.RunContinuationsAsynchronously = !value;
+    }
+
+    /// <summary>
     /// Absolute deadline as a timestamp of the batcher's <see cref="TimeProvider"/> (see
     /// <see cref="DynamicBatcher.GetDeadline"/>); 0 uses <see cref="BatchingOptions.DefaultTimeout"/>,
     /// <see cref="long.MaxValue"/> means none. A request still
@@ -240,6 +253,7 @@ public sealed class BatchRequest : IValueTaskSource<BatchResult>
         Rows = 1;
         Priority = 0;
         SkipQueueDelay = false;
+        InlineContinuation = false;
         Deadline = 0;
         CancellationToken = default;
         CancelPending = false;

@@ -99,6 +99,7 @@ public sealed partial class InferenceExecutor
             }
 
             batchRequest.CancellationToken = cancellationToken;
+            batchRequest.InlineContinuation = true; // WaitForBatch's continuation only queues the call
             pending = batcher.EnqueueAsync(batchRequest);
         }
         catch (Exception ex)

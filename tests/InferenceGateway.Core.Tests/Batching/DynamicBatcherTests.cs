@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using InferenceGateway.Core.Batching;
 
 namespace InferenceGateway.Core.Tests.Batching;
@@ -52,6 +53,43 @@ public sealed class DynamicBatcherTests
         await Task.WhenAll(callers).WaitAsync(BatcherHarness.Timeout * 3);
         Assert.All(h.Log.Started, b => Assert.InRange(b.Rows, 1, 8));
         Assert.Equal(4 * 150 * 2, h.Log.Started.Sum(b => b.Rows));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task EnqueueAsync_InlineContinuation_ContinuationRunsOnTheInstanceThreadOnlyWhenAsked(bool inline)
+    {
+        await using var h = new BatcherHarness(Options(1, TimeSpan.Zero));
+        using var gate = new ManualResetEventSlim();
+        h.Log.OnRun = _ => gate.Wait(BatcherHarness.Timeout); // holds the batch until the continuation is registered
+        var request = h.Batcher.RentRequest();
+        request.SetInput(0, new byte[2 * sizeof(float)]);
+        request.SetOutput(0, new byte[2 * sizeof(float)]);
+        request.InlineContinuation = inline;
+        var ranOn = new TaskCompletionSource<(bool ThreadPool, string? Name)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pending = OnCompleted(h.Batcher.EnqueueAsync(request),
+            () => ranOn.TrySetResult((Thread.CurrentThread.IsThreadPoolThread, Thread.CurrentThread.Name)));
+        gate.Set();
+
+        var (threadPool, name) = await ranOn.Task.WaitAsync(BatcherHarness.Timeout);
+        Assert.Equal(BatchFailureReason.None, pending.GetResult().Reason);
+        Assert.Equal(!inline, threadPool);
+        if (inline)
+        {
+            Assert.StartsWith("batcher", name);
+        }
+
+        h.Batcher.ReturnRequest(request);
+        Assert.False(h.Batcher.RentRequest().InlineContinuation); // a returned request forgets the setting
+
+        // Registers a bare continuation, as a hand-written awaiter does (an await would hand over a state machine box).
+        static ConfiguredValueTaskAwaitable<BatchResult>.ConfiguredValueTaskAwaiter OnCompleted(ValueTask<BatchResult> task, Action continuation)
+        {
+            var awaiter = task.ConfigureAwait(false).GetAwaiter();
+            awaiter.UnsafeOnCompleted(continuation);
+            return awaiter;
+        }
     }
 
     [Fact]

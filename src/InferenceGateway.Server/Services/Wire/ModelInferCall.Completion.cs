@@ -8,12 +8,12 @@ namespace InferenceGateway.Server.Services.Wire;
 /// The call as the source of the value task its handler returns while it waits for its batch, so that the wait
 /// allocates nothing (<see cref="InferenceExecutor.InferAsync"/>).
 /// </summary>
-internal sealed partial class ModelInferCall : IValueTaskSource<ModelInferCall>
+internal sealed partial class ModelInferCall : IValueTaskSource<ModelInferCall>, IThreadPoolWorkItem
 {
     private ManualResetValueTaskSourceCore<ModelInferCall> _completion;
     private InferState _inferState;
     private ValueTask<BatchResult> _pendingBatch;
-    private Action? _onBatchDone;
+    private Action? _queueSelf;
 
     /// <summary>What the executor needs to end the call after its batch.</summary>
     internal readonly struct InferState(InferenceExecutor executor, ModelVersion version, BatchRequest request, int rows, long start)
@@ -40,11 +40,14 @@ internal sealed partial class ModelInferCall : IValueTaskSource<ModelInferCall>
         var token = _completion.Version;
         _inferState = state;
         _pendingBatch = pending;
-        pending.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onBatchDone ??= OnBatchDone);
+        // The batch request runs this continuation inline (BatchRequest.InlineContinuation) on the thread that completes
+        // it, an instance thread: it only queues the call itself as the thread pool's work item, which allocates nothing.
+        pending.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_queueSelf ??= () => ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false));
         return new ValueTask<ModelInferCall>(this, token);
     }
 
-    private void OnBatchDone()
+    /// <summary>Ends the call on a thread-pool thread once its batch is done.</summary>
+    void IThreadPoolWorkItem.Execute()
     {
         var state = _inferState;
         var pending = _pendingBatch;
