@@ -181,3 +181,13 @@ public sealed record TestData(string InputName, long[] InputShape, float[] Input
             output.Value.GetProperty("data").EnumerateArray().Select(e => e.GetSingle()).ToArray());
     }
 }
+
+/// <summary>What a served model left behind: leases not given back and requests still queued.</summary>
+public static class Leftovers
+{
+    /// <summary>One entry per version with a lease or a queued request; empty when every version is idle.</summary>
+    public static string Describe(ModelRepository repository) =>
+        string.Join("; ", repository.Models.Values.SelectMany(m => m.Versions)
+            .Where(v => v.ActiveLeases != 0 || v.Batcher.QueueDepth != 0)
+            .Select(v => $"{v}: {v.ActiveLeases} lease(s), {v.Batcher.QueueDepth} queued"));
+}

@@ -106,13 +106,8 @@ public sealed class QueuedFailureTests(SlowQueueGatewayFixture gateway) : IClass
 
         Assert.Equal(6, statuses.Failed);
         Assert.Equal(Batch * 6, statuses.Ok);
-        Assert.Equal("", Leftovers(gateway.App.Services.GetRequiredService<ModelRepository>()));
+        Assert.Equal("", Leftovers.Describe(gateway.App.Services.GetRequiredService<ModelRepository>()));
     }
-
-    private static string Leftovers(ModelRepository repository) =>
-        string.Join("; ", repository.Models.Values.SelectMany(m => m.Versions)
-            .Where(v => v.ActiveLeases != 0 || v.Batcher.QueueDepth != 0)
-            .Select(v => $"{v}: {v.ActiveLeases} lease(s), {v.Batcher.QueueDepth} queued"));
 
     /// <summary>The gateway's own <c>gateway.requests</c> counter for fraud v2, by status.</summary>
     private sealed class ServerStatuses : IDisposable

@@ -111,9 +111,7 @@ public sealed class WireFuzzTests(ITestOutputHelper output)
                 var settleUntil = DateTime.UtcNow.AddSeconds(10);
                 do
                 {
-                    leftovers = string.Join("; ", repository.Models.Values.SelectMany(m => m.Versions)
-                        .Where(v => v.ActiveLeases != 0 || v.Batcher.QueueDepth != 0)
-                        .Select(v => $"{v}: {v.ActiveLeases} lease(s), {v.Batcher.QueueDepth} queued"));
+                    leftovers = Leftovers.Describe(repository);
                     if (leftovers.Length > 0)
                     {
                         await Task.Delay(50);

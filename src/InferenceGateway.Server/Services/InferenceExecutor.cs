@@ -150,9 +150,7 @@ public sealed partial class InferenceExecutor
             throw;
         }
 
-        version.Batcher.ReturnRequest(batchRequest);
-        version.Release();
-        _metrics.Record(version.Name, version.Version, "", StatusCode.OK, state.Start);
+        Release(version, batchRequest, StatusCode.OK, state.Start);
         return call;
     }
 
@@ -173,6 +171,12 @@ public sealed partial class InferenceExecutor
             }
         }
 
+        Release(version, batchRequest, status, start);
+    }
+
+    /// <summary>Every call's end: the batch request (when rented) and the version lease go back, the metrics record it.</summary>
+    private void Release(ModelVersion version, BatchRequest? batchRequest, StatusCode status, long start)
+    {
         if (batchRequest is not null)
         {
             version.Batcher.ReturnRequest(batchRequest);

@@ -69,19 +69,15 @@ internal sealed partial class ModelInferCall : IValueTaskSource<ModelInferCall>,
 
     ModelInferCall IValueTaskSource<ModelInferCall>.GetResult(short token)
     {
-        if (_completion.GetStatus(token) == ValueTaskSourceStatus.Succeeded)
-        {
-            return _completion.GetResult(token);
-        }
-
         try
         {
             return _completion.GetResult(token);
         }
-        finally
+        catch
         {
             // The awaiter has the failure now; nothing else holds the call.
             Return();
+            throw;
         }
     }
 
