@@ -11,6 +11,25 @@ namespace InferenceGateway.Observability.Tests;
 public sealed class AllocationTests
 {
     private const int Iterations = 10_000;
+    private const int Rounds = 3;
+
+    /// <summary>
+    /// The fewest bytes one of <see cref="Rounds"/> runs of <paramref name="loop"/> allocated on this thread. A
+    /// per-call allocation shows in every run; the runtime's own one-off work on the thread does not (a fresh clone's
+    /// <c>make test</c> once saw 32,664 B in one run of 10,000 iterations).
+    /// </summary>
+    private static long LeastAllocated(Action loop)
+    {
+        var least = long.MaxValue;
+        for (var round = 0; round < Rounds; round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            loop();
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        return least;
+    }
 
     [Fact]
     public void Record_ExistingSeries_AllocatesNothing()
@@ -46,17 +65,17 @@ public sealed class AllocationTests
             RecordAll(i);
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < Iterations; i++)
+        var allocated = LeastAllocated(() =>
         {
-            RecordAll(i);
-        }
-
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            for (var i = 0; i < Iterations; i++)
+            {
+                RecordAll(i);
+            }
+        });
         Assert.Equal(0, allocated);
 
         // Sanity: the measurements really went through the collector.
-        Assert.Equal(2 * (Iterations + 100), Parse(collector).Value("gateway_requests_total", ("arm", "treatment"), ("model", "fraud"), ("version", "2")));
+        Assert.Equal(2 * ((Rounds * Iterations) + 100), Parse(collector).Value("gateway_requests_total", ("arm", "treatment"), ("model", "fraud"), ("version", "2")));
     }
 
     [Fact]
@@ -73,13 +92,13 @@ public sealed class AllocationTests
             counter.Add(1, other);
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < Iterations; i++)
+        Assert.Equal(0, LeastAllocated(() =>
         {
-            counter.Add(1, other);
-        }
-
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(Iterations + 100, Parse(collector).Value(PrometheusMetricsCollector.DroppedSeriesMetricName, ("metric", "gateway_requests_total")));
+            for (var i = 0; i < Iterations; i++)
+            {
+                counter.Add(1, other);
+            }
+        }));
+        Assert.Equal((Rounds * Iterations) + 100, Parse(collector).Value(PrometheusMetricsCollector.DroppedSeriesMetricName, ("metric", "gateway_requests_total")));
     }
 }

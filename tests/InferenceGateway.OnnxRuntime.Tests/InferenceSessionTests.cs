@@ -311,14 +311,20 @@ public class InferenceSessionTests(ITestOutputHelper output)
             session.Run(inputNames, inputs, outputNames, outputs);
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 1000; i++)
+        // The fewest bytes of three runs: a per-call allocation shows in each, the runtime's one-off work on this thread
+        // does not (an allocation check in the metrics tests once saw 32,664 B in a single run).
+        var allocated = long.MaxValue;
+        for (var round = 0; round < 3; round++)
         {
-            session.Run(inputIndices, inputs, outputIndices, outputs);
-            session.Run(inputNames, inputs, outputNames, outputs);
-        }
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 1000; i++)
+            {
+                session.Run(inputIndices, inputs, outputIndices, outputs);
+                session.Run(inputNames, inputs, outputNames, outputs);
+            }
 
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
         Assert.Equal(0, allocated);
         Assert.Equal(AffineExpected, result);
