@@ -193,7 +193,9 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     public async Task Unary_DeadlineExpiresInHandler_DeadlineExceededAndHandlerTokenFires()
     {
         var key = "deadline-" + Guid.NewGuid();
-        var call = _invoker.AsyncUnaryCall(TestService.Wait, null, new CallOptions(deadline: DateTime.UtcNow.AddMilliseconds(300)), new EchoRequest { Text = key });
+        // Long enough for the handler to start on a busy host (a fresh-clone run once took over 300 ms to get there,
+        // so the call expired before the handler ran), short enough to end well inside the test's timeout.
+        var call = _invoker.AsyncUnaryCall(TestService.Wait, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(2)), new EchoRequest { Text = key });
 
         var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync.WithTimeout());
         Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);

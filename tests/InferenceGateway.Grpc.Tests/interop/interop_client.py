@@ -71,7 +71,7 @@ def main():
             result["missing_code"] = grpc_interop.status_name(e)
 
         try:
-            grpc_interop.unary(channel, "/igtest.v1.TestService/Wait", EchoRequest(text="py-deadline"), EchoReply, timeout=0.3)
+            grpc_interop.unary(channel, "/igtest.v1.TestService/Wait", EchoRequest(text="py-deadline"), EchoReply, timeout=2)
         except grpc.RpcError as e:
             result["deadline_code"] = grpc_interop.status_name(e)
 
