@@ -34,7 +34,7 @@ load_dll="perf/InferenceGateway.LoadTest/bin/$CONFIG/net10.0/ig-load.dll"
 if [ "${REPORT_ONLY:-0}" = "1" ]; then
   SKIP_BUILD=1
   # shellcheck disable=SC1091
-  . "$results/run-info.env" # started_utc, commit, elapsed, SCENARIOS and QUICK of the run being reported
+  . "$results/run-info.env" # started_utc, commit, elapsed, SCENARIOS, QUICK, machine and versions of the run reported
 fi
 if [ "$QUICK" = "1" ]; then
   long=4s; sweep_step=2s; warm=1s; h2_warm=1s; sat_warm=2s; h2_dur=2s; rounds=1; sat_rounds=1; check_dur=3s; ort_timeout=240
@@ -466,17 +466,22 @@ sat_h2load() {
 done
 
 # --- RESULTS.md -------------------------------------------------------------------------------------------------
-machine_cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-machine_cores="$(nproc)"
-machine_mem="$(free -h | awk '/^Mem:/ {print $2}')"
-machine_kernel="$(uname -sr)"
-dotnet_version="$(dotnet --version 2>/dev/null || echo unknown)"
-h2load_version="$("$H2LOAD" --version 2>/dev/null | head -n 1 || echo unknown)"
+# The machine and tool versions are those of the run: REPORT_ONLY takes them from run-info.env (a run-info.env from
+# before they were recorded there leaves them unset, and they are read now).
+if [ "${REPORT_ONLY:-0}" != "1" ] || [ -z "${machine_kernel:-}" ]; then
+  machine_cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  machine_cores="$(nproc)"
+  machine_mem="$(free -h | awk '/^Mem:/ {print $2}')"
+  machine_kernel="$(uname -sr)"
+  dotnet_version="$(dotnet --version 2>/dev/null || echo unknown)"
+  h2load_version="$("$H2LOAD" --version 2>/dev/null | head -n 1 || echo unknown)"
+fi
 if [ "${REPORT_ONLY:-0}" != "1" ]; then
   commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   elapsed="$SECONDS"
-  printf 'started_utc=%q\ncommit=%q\nelapsed=%q\nSCENARIOS=%q\nQUICK=%q\n' "$started_utc" "$commit" "$elapsed" "$SCENARIOS" "$QUICK" \
-    > "$results/run-info.env"
+  for v in started_utc commit elapsed SCENARIOS QUICK machine_cpu machine_cores machine_mem machine_kernel dotnet_version h2load_version; do
+    printf '%s=%q\n' "$v" "${!v}"
+  done > "$results/run-info.env"
 fi
 
 export RS_RESULTS="$results" RS_STARTED="$started_utc" RS_CPU="$machine_cpu" RS_CORES="$machine_cores" RS_MEM="$machine_mem" \
