@@ -148,6 +148,44 @@ public sealed class ModelRepositoryTests : IDisposable
         Assert.Equal(expected, model.SessionConfig.IntraOpThreads);
     }
 
+    [Theory]
+    [InlineData(null, null, true, true)] // Neither: the gateway-wide setting.
+    [InlineData(null, null, false, false)]
+    [InlineData(false, null, true, false)] // config.json allow_spinning.
+    [InlineData(true, null, false, true)]
+    [InlineData(false, true, false, true)] // Gateway:Models:<name>:AllowSpinning wins over config.json.
+    [InlineData(true, false, true, false)]
+    public void Load_AllowSpinning_ConfigJsonThenGatewayOverride(bool? inConfig, bool? overridden, bool gatewayWide, bool expected)
+    {
+        var overrides = new Dictionary<string, ModelOverrides>();
+        if (overridden is not null)
+        {
+            overrides["fraud"] = new ModelOverrides { AllowSpinning = overridden };
+        }
+
+        var backend = new OnnxModelBackend(OnnxRuntimeEnvironment.Create(), new OrtSessionConfig { IntraOpThreads = 2, AllowSpinning = gatewayWide }, overrides, NullLoggerFactory.Instance);
+        var config = ModelConfig.Load(Path.Combine(_root, "fraud", "config.json"));
+        config.AllowSpinning = inConfig;
+        config.IntraOpThreads = null;
+
+        using var model = (OnnxLoadedModel)backend.Load("fraud", "1", Path.Combine(_root, "fraud", "1", "model.onnx"), config);
+
+        Assert.Equal(expected, model.SessionConfig.AllowSpinning);
+    }
+
+    [Fact]
+    public void ModelConfig_AllowSpinning_IsReadFromConfigJsonAndMustBeABoolean()
+    {
+        var path = Path.Combine(_root, "fraud", "config.json");
+        var json = File.ReadAllText(path);
+        File.WriteAllText(path, json.Replace("\"intra_op_threads\": 1", "\"intra_op_threads\": 1, \"allow_spinning\": false", StringComparison.Ordinal));
+        Assert.False(ModelConfig.Load(path).AllowSpinning);
+
+        File.WriteAllText(path, json.Replace("\"intra_op_threads\": 1", "\"intra_op_threads\": 1, \"allow_spinning\": \"no\"", StringComparison.Ordinal));
+        var error = Assert.Throws<ModelConfigException>(() => ModelConfig.Load(path));
+        Assert.Contains("allow_spinning", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void ModelConfig_NegativeIntraOpThreads_IsRejectedWithTheKeyName()
     {

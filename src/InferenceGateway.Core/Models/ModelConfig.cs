@@ -31,6 +31,14 @@ public sealed class ModelConfig
     /// </summary>
     public int? IntraOpThreads { get; set; }
 
+    /// <summary>
+    /// Whether this model's ONNX Runtime thread pools spin while waiting for work (ORT's
+    /// <c>session.intra_op.allow_spinning</c> and <c>session.inter_op.allow_spinning</c>); absent uses the gateway-wide
+    /// <c>Gateway:OnnxRuntime:AllowSpinning</c>. <c>false</c> for a model with several intra-op threads that runs
+    /// rarely, so its idle threads do not burn the cores that the other models and the network work need.
+    /// </summary>
+    public bool? AllowSpinning { get; set; }
+
     /// <summary>Per-version tensors and feature lists, keyed by version number.</summary>
     public Dictionary<string, VersionConfig> Versions { get; set; } = [];
 

@@ -70,6 +70,9 @@ public sealed class ModelOverrides
     /// <summary>Intra-op threads per ONNX Runtime session; 0 lets ORT choose.</summary>
     public int? IntraOpThreads { get; set; }
 
+    /// <summary>Overrides allow_spinning: whether this model's ORT thread pools spin while waiting for work.</summary>
+    public bool? AllowSpinning { get; set; }
+
     internal void Validate(string where, List<string> errors)
     {
         if (MaxBatchSize is < 1)

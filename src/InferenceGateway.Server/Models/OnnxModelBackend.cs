@@ -26,12 +26,15 @@ public sealed class OnnxModelBackend : IModelBackend
     {
         // Gateway config override first, then the model's config.json, then the gateway-wide default.
         var sessionConfig = _sessionConfig;
-        var threads = _overrides.TryGetValue(modelName, out var overrides) && overrides.IntraOpThreads is { } overridden
-            ? overridden
-            : config.IntraOpThreads;
-        if (threads is { } intraOp)
+        _overrides.TryGetValue(modelName, out var overrides);
+        if ((overrides?.IntraOpThreads ?? config.IntraOpThreads) is { } intraOp)
         {
             sessionConfig = sessionConfig with { IntraOpThreads = intraOp };
+        }
+
+        if ((overrides?.AllowSpinning ?? config.AllowSpinning) is { } spin)
+        {
+            sessionConfig = sessionConfig with { AllowSpinning = spin };
         }
 
         // 0 means one thread per core, set explicitly: ORT's own default counts physical cores as its cpuinfo sees
