@@ -41,6 +41,7 @@ public sealed class KServeInteropTests(KServeInteropFixture fixture) : IClassFix
         "unknown_service_unimplemented",
         "malformed_body_internal",
         "wrong_shape_invalid_argument",
+        "invalid_utf8_id_invalid_argument",
         "unknown_model_not_found",
         "reflection_list_services",
     ];

@@ -17,6 +17,11 @@ public sealed class KServeTests(GatewayFixture gateway) : IClassFixture<GatewayF
     private static readonly Method<ModelMetadataRequest, ModelMetadataResponse> ModelMetadata = new(
         MethodType.Unary, "inference.GRPCInferenceService", "ModelMetadata", Marshallers.ForProtobuf(ModelMetadataRequest.Parser), Marshallers.ForProtobuf(ModelMetadataResponse.Parser));
 
+    /// <summary>ModelInfer with the request as hand-made bytes: for messages the generated code cannot build.</summary>
+    private static readonly Method<byte[], ModelInferResponse> RawInfer = new(MethodType.Unary, "inference.GRPCInferenceService", "ModelInfer",
+        Marshallers.Create<byte[]>(static (bytes, context) => context.Complete(bytes), static context => context.PayloadAsNewBuffer()),
+        Marshallers.ForProtobuf(ModelInferResponse.Parser));
+
     private Task<ModelInferResponse> CallAsync(ModelInferRequest request) =>
         gateway.Channel.CreateCallInvoker().AsyncUnaryCall(Infer, null, new CallOptions(deadline: DateTime.UtcNow + Timeout), request).ResponseAsync.WaitAsync(Timeout);
 
@@ -200,15 +205,47 @@ public sealed class KServeTests(GatewayFixture gateway) : IClassFixture<GatewayF
         byte[] contents = [0x32, 5, 0, 0, 128, 63, 0];
         byte[] tensor = [0x0A, 8, .. "features"u8, 0x12, 4, .. "FP32"u8, 0x1A, 2, 1, 3, 0x2A, (byte)contents.Length, .. contents];
         byte[] message = [0x0A, 5, .. "fraud"u8, 0x12, 1, (byte)'1', 0x2A, (byte)tensor.Length, .. tensor];
-        var method = new Method<byte[], ModelInferResponse>(MethodType.Unary, "inference.GRPCInferenceService", "ModelInfer",
-            Marshallers.Create<byte[]>(static (bytes, context) => context.Complete(bytes), static context => context.PayloadAsNewBuffer()),
-            Marshallers.ForProtobuf(ModelInferResponse.Parser));
 
         var ex = await Assert.ThrowsAsync<RpcException>(() => gateway.Channel.CreateCallInvoker()
-            .AsyncUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + Timeout), message).ResponseAsync.WaitAsync(Timeout));
+            .AsyncUnaryCall(RawInfer, null, new CallOptions(deadline: DateTime.UtcNow + Timeout), message).ResponseAsync.WaitAsync(Timeout));
 
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
         Assert.Contains("input 'features': malformed contents", ex.Status.Detail);
+    }
+
+    [Theory]
+    [InlineData(1, "model_name")]
+    [InlineData(2, "model_version")]
+    [InlineData(3, "id")]
+    public async Task ModelInfer_StringFieldNotUtf8_InvalidArgumentNamingTheField(int field, string name)
+    {
+        // A valid fraud v1 request, then the field once more (the last value wins) with bytes that are not UTF-8. Before
+        // the check, an id like this came back verbatim in an OK response that Python's protobuf refuses to parse.
+        var valid = RawRequest("fraud", "1", "features", [1, 3], [1f, 2f, 3f]).ToByteArray();
+        byte[] message = [.. valid, (byte)((field << 3) | 2), 3, (byte)'a', 0xFF, 0xFE];
+        var invoker = gateway.Channel.CreateCallInvoker();
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => invoker
+            .AsyncUnaryCall(RawInfer, null, new CallOptions(deadline: DateTime.UtcNow + Timeout), message).ResponseAsync.WaitAsync(Timeout));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Equal($"ModelInferRequest.{name} is not valid UTF-8", ex.Status.Detail);
+
+        // The same three bytes as valid UTF-8 ("a" and U+00E9): the id is served, the names only miss; only the encoding
+        // was refused.
+        byte[] text = [.. valid, (byte)((field << 3) | 2), 3, (byte)'a', 0xC3, 0xA9];
+        if (field == 3)
+        {
+            var response = await invoker.AsyncUnaryCall(RawInfer, null, new CallOptions(deadline: DateTime.UtcNow + Timeout), text).ResponseAsync.WaitAsync(Timeout);
+            Assert.Equal("a\u00e9", response.Id);
+        }
+        else
+        {
+            var notFound = await Assert.ThrowsAsync<RpcException>(() => invoker
+                .AsyncUnaryCall(RawInfer, null, new CallOptions(deadline: DateTime.UtcNow + Timeout), text).ResponseAsync.WaitAsync(Timeout));
+            Assert.Equal(StatusCode.NotFound, notFound.StatusCode);
+            Assert.Contains("a\u00e9", notFound.Status.Detail);
+        }
     }
 
     [Fact]

@@ -394,7 +394,8 @@ public sealed class WireFuzzTests(ITestOutputHelper output)
             // the gateway reads and skips what it does not use, so a defect only in a
             // skipped field is served, and one inside typed contents is INVALID_ARGUMENT against that input. It must
             // never reject what Google.Protobuf accepts (then the answer below would be INTERNAL, which fails). Like
-            // Google.Protobuf for C#, neither rejects invalid UTF-8 in strings; such names match no model or input.
+            // Google.Protobuf for C#, neither rejects invalid UTF-8 while parsing; the executor answers INVALID_ARGUMENT
+            // for a model name, version or id that is not UTF-8, and tensor names that are not text match no input.
             var parses = Parses(b.RequestParser, mutated);
             Expectation expect;
             if (b.Path != Infer)

@@ -1,3 +1,4 @@
+using System.Text.Unicode;
 using InferenceGateway.Core.Batching;
 using InferenceGateway.Core.Models;
 using InferenceGateway.Grpc;
@@ -41,11 +42,13 @@ public sealed partial class InferenceExecutor
         ModelVersion version;
         try
         {
+            ThrowIfNotUtf8(call);
             version = Acquire(Utf8Text.Intern(call.ModelName.Of(call.PayloadSpan)), Utf8Text.Intern(call.ModelVersion.Of(call.PayloadSpan)));
         }
         catch (RpcException ex)
         {
-            // Unknown models are not labelled by name: a client could otherwise grow the label set without bound.
+            // Unknown models, and requests refused before the lookup, are not labelled by name: a client could otherwise
+            // grow the label set without bound.
             _metrics.Record("_unknown", "", "", ex.StatusCode, start);
             Log.CallFailed(_logger, call.GetString(call.Id), call.GetString(call.ModelName), call.GetString(call.ModelVersion), ex.StatusCode, ex.Status.Detail);
             call.Return();
@@ -184,6 +187,25 @@ public sealed partial class InferenceExecutor
 
         version.Release();
         _metrics.Record(version.Name, version.Version, "", status, start);
+    }
+
+    /// <summary>
+    /// Proto3 string fields must hold valid UTF-8. The codec keeps them as byte slices, so this is where the ones the
+    /// gateway acts on are checked: a name that is not text would otherwise be looked up as replacement characters,
+    /// and an <c>id</c> is echoed into the response verbatim, where strict parsers (Python's, C++'s, Go's) would
+    /// reject the whole response. Tensor names and datatypes need no check: invalid UTF-8 matches no configured name.
+    /// </summary>
+    private static void ThrowIfNotUtf8(ModelInferCall call)
+    {
+        var payload = call.PayloadSpan;
+        var field = !Utf8.IsValid(call.ModelName.Of(payload)) ? "model_name"
+            : !Utf8.IsValid(call.ModelVersion.Of(payload)) ? "model_version"
+            : !Utf8.IsValid(call.Id.Of(payload)) ? "id"
+            : null;
+        if (field is not null)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"ModelInferRequest.{field} is not valid UTF-8"));
+        }
     }
 
     /// <summary>Takes a lease on the requested version, or throws NOT_FOUND / UNAVAILABLE.</summary>

@@ -353,6 +353,16 @@ class Checks:
         error = expect_status(lambda: self.infer(request), grpc.StatusCode.INVALID_ARGUMENT, contains=["features", "[-1,3]"])
         return f"INVALID_ARGUMENT {error.details()!r}"
 
+    def invalid_utf8_id_invalid_argument(self):
+        # Python's protobuf cannot build such a request (str fields), so the id (field 3) is appended as raw bytes; the
+        # last value wins. Served, its id would come back verbatim and this client would fail to parse the response.
+        request = self.typed_request("fraud", "1", "features", [1, 3], [1.0, 2.0, 3.0]).SerializeToString()
+        error = expect_status(lambda: self.raw_call(SERVICE + "ModelInfer", request + b"\x1a\x03a\xff\xfe"),
+                              grpc.StatusCode.INVALID_ARGUMENT, contains=["ModelInferRequest.id is not valid UTF-8"])
+        response = self.InferResponse.FromString(self.raw_call(SERVICE + "ModelInfer", request + b"\x1a\x03a\xc3\xa9"))
+        expect(response.id == "a\u00e9", f"id {response.id!r}, expected 'a\u00e9'")
+        return f"INVALID_ARGUMENT {error.details()!r}; the same id as UTF-8 is served"
+
     def unknown_model_not_found(self):
         request = self.typed_request("nope", "", "x", [1, 1], [1.0])
         error = expect_status(lambda: self.infer(request), grpc.StatusCode.NOT_FOUND, contains=["nope"])
@@ -379,8 +389,8 @@ CHECKS = [
     # the server's metrics, which the cancelled check reads.
     "cancelled", "deadline_exceeded", "oversized_resource_exhausted",
     "unknown_method_unimplemented", "unknown_service_unimplemented",
-    "malformed_body_internal", "wrong_shape_invalid_argument", "unknown_model_not_found",
-    "reflection_list_services",
+    "malformed_body_internal", "wrong_shape_invalid_argument", "invalid_utf8_id_invalid_argument",
+    "unknown_model_not_found", "reflection_list_services",
 ]
 
 
