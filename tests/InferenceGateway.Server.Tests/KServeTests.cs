@@ -249,6 +249,28 @@ public sealed class KServeTests(GatewayFixture gateway) : IClassFixture<GatewayF
     }
 
     [Fact]
+    public async Task GrpcResponse_CarriesNoServerHeader()
+    {
+        // Kestrel adds "server: Kestrel" unless told not to; gRPC servers (grpc-go, grpc-core) send none.
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gateway.GrpcPort}"), Timeout = Timeout };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/inference.GRPCInferenceService/ServerLive")
+        {
+            Version = System.Net.HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent([0, 0, 0, 0, 0]),
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
+        request.Headers.TryAddWithoutValidation("te", "trailers");
+
+        using var response = await client.SendAsync(request);
+        await response.Content.ReadAsByteArrayAsync();
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("0", Assert.Single(response.TrailingHeaders.GetValues("grpc-status")));
+        Assert.False(response.Headers.Contains("server"), $"server header: {string.Join(", ", response.Headers.Server)}");
+    }
+
+    [Fact]
     public async Task ModelInfer_ManySequentialCalls_ReuseOfPooledCallsKeepsAnswersApart()
     {
         // Pooled calls are reused at once: a response written from a stale slice would show another call's id or rows.

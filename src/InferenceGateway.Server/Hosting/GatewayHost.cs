@@ -96,6 +96,10 @@ public static partial class GatewayHost
             });
             kestrel.Listen(address, options.AdminPort, listen => listen.Protocols = HttpProtocols.Http1);
             kestrel.Limits.MaxRequestBodySize = options.Grpc.MaxReceiveMessageSize + (64 * 1024);
+
+            // No "server: Kestrel" on the responses of either port: gRPC servers (grpc-go, grpc-core) send none,
+            // clients do not use it, and it names the stack to anyone probing the port.
+            kestrel.AddServerHeader = false;
         });
 
         SuppressPerRequestHostingDiagnostics(builder);
