@@ -228,7 +228,7 @@ public sealed class InteropRun
         }
     }
 
-    private static async Task<(int ExitCode, string Stdout, string Stderr, bool TimedOut)> RunProcessAsync(string fileName, string[] arguments, TimeSpan timeout)
+    internal static async Task<(int ExitCode, string Stdout, string Stderr, bool TimedOut)> RunProcessAsync(string fileName, string[] arguments, TimeSpan timeout)
     {
         var info = new ProcessStartInfo(fileName)
         {
