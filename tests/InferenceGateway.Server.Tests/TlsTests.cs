@@ -62,6 +62,7 @@ public sealed class TlsTests(TlsGatewayFixture gateway) : IClassFixture<TlsGatew
     [Fact]
     public async Task OwnClient_ModelInferOverTls_TrustingOnlyTheConfiguredCertificate_MatchesReference()
     {
+        // 127.0.0.1, not localhost (which may resolve to ::1 first): the certificate names both.
         using var trusted = X509Certificate2.CreateFromPem(File.ReadAllText(gateway.Files.CertificatePath));
         var handler = new SocketsHttpHandler
         {
@@ -75,7 +76,7 @@ public sealed class TlsTests(TlsGatewayFixture gateway) : IClassFixture<TlsGatew
                 },
             },
         };
-        using var channel = GrpcChannel.ForAddress($"https://localhost:{gateway.GrpcPort}", new GrpcChannelOptions { HttpHandler = handler });
+        using var channel = GrpcChannel.ForAddress($"https://127.0.0.1:{gateway.GrpcPort}", new GrpcChannelOptions { HttpHandler = handler });
         var data = TestData.Load("fraud", "1");
         var width = (int)data.InputShape[1];
         var request = KServeTests.RawRequest("fraud", "1", data.InputName, [1, width], data.Input.AsSpan(0, width).ToArray());
@@ -92,7 +93,7 @@ public sealed class TlsTests(TlsGatewayFixture gateway) : IClassFixture<TlsGatew
     public async Task OwnClient_UntrustedCertificate_FailsUnavailable()
     {
         // The system trust store does not hold the run's certificate: the handshake must fail, not fall back.
-        using var channel = GrpcChannel.ForAddress($"https://localhost:{gateway.GrpcPort}");
+        using var channel = GrpcChannel.ForAddress($"https://127.0.0.1:{gateway.GrpcPort}");
 
         var ex = await Assert.ThrowsAsync<RpcException>(() => channel.CreateCallInvoker()
             .AsyncUnaryCall(ServerLive, null, new CallOptions(deadline: DateTime.UtcNow + Timeout), new ServerLiveRequest())
@@ -112,7 +113,8 @@ public sealed class TlsTests(TlsGatewayFixture gateway) : IClassFixture<TlsGatew
             def live(channel):
                 return channel.unary_unary(path, request_serializer=lambda b: b, response_deserializer=lambda b: b)(b"", timeout=20)
             creds = grpc.ssl_channel_credentials(root_certificates=open(cert, "rb").read())
-            with grpc.secure_channel("localhost:" + port, creds) as channel:
+            # The gateway listens on 127.0.0.1 only; the name checked against the certificate is still "localhost".
+            with grpc.secure_channel("127.0.0.1:" + port, creds, options=[("grpc.ssl_target_name_override", "localhost")]) as channel:
                 print("secure", live(channel).hex())
             with grpc.insecure_channel("127.0.0.1:" + port) as channel:
                 try:
