@@ -30,14 +30,14 @@ cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; rm -rf "$repo"; }
 trap cleanup EXIT
 cp -r models/fraud models/bench_mlp "$repo/"
 /usr/bin/python3 perf/models/identity.py "$repo"
-port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-allocated() { curl -sf "http://127.0.0.1:$admin/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total / { print $2 }'; }
+# shellcheck source=perf/lib.sh
+. "$root/perf/lib.sh" # free_port, cpu_ticks, gc_allocated
 measure() { # label method payload streams
   local url="http://127.0.0.1:$grpc/inference.GRPCInferenceService/$2" h2 a0 a1 t0 t1
   h2load -n $((requests / 5)) -c 4 -m "$4" -d "$results/$3" -H 'content-type: application/grpc' -H 'te: trailers' "$url" > /dev/null
-  a0="$(allocated)"; t0="$(awk '{ print $14 + $15 }' "/proc/$pid/stat")"
+  a0="$(gc_allocated "$admin")"; t0="$(cpu_ticks "$pid")"
   h2="$(h2load -n "$requests" -c 4 -m "$4" -d "$results/$3" -H 'content-type: application/grpc' -H 'te: trailers' "$url")"
-  t1="$(awk '{ print $14 + $15 }' "/proc/$pid/stat")"; a1="$(allocated)"
+  t1="$(cpu_ticks "$pid")"; a1="$(gc_allocated "$admin")"
   /usr/bin/python3 - "$round" "$build" "$1" "$h2" "$a0" "$a1" "$t0" "$t1" "$requests" <<'PY'
 import os, re, sys
 r, build, label, out, a0, a1, t0, t1, n = sys.argv[1:]
@@ -51,7 +51,7 @@ echo "round,build,target,req_per_s,alloc_bytes_per_req,server_cpu_us_per_req,fai
 for round in $(seq 1 "$rounds"); do
   order="before after"; [ $((round % 2)) -eq 0 ] && order="after before"
   for build in $order; do
-    grpc="$(port)"; admin="$(port)"
+    grpc="$(free_port)"; admin="$(free_port)"
     dotnet "${dll[$build]}" "--Gateway:ModelRepository:Path=$repo" "--Gateway:GrpcPort=$grpc" "--Gateway:AdminPort=$admin" \
       --Gateway:Models:bench_mlp:MaxBatchSize=64 --Logging:LogLevel:Default=Warning > "$out/gateway-$build.log" 2>&1 &
     pid=$!

@@ -89,9 +89,9 @@ run() {
 
 note_status() { printf '%s: %s\n' "$1" "$2" >> "$status"; log "$1: $2"; }
 
-free_port() {
-  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+# free_port, cpu_ticks, gc_allocated
+# shellcheck source=perf/lib.sh
+. "$root/perf/lib.sh"
 
 stop_pid() {
   local pid="$1" i
@@ -213,14 +213,6 @@ scenario_batcher() { bdn batcher-overhead '*BatcherOverhead*'; }
 scenario_codec() { bdn protobuf-codec '*ProtobufCodec*'; }
 
 # --- (b) transport --------------------------------------------------------------------------------------------
-# CPU time (user + system, clock ticks) a process has used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
-# The gateway's managed allocations since its start (its own dotnet_gc_heap_total_allocated_bytes_total).
-gc_allocated() {
-  curl -sf "http://127.0.0.1:$1/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total / { print $2 }'
-}
-
 # h2load_round TARGET ROUND PID URL PAYLOAD [ADMIN_PORT]: one duration-based h2load run, with the server's CPU ticks
 # over it and, for a gateway (ADMIN_PORT given), its managed allocations over it.
 h2load_round() {
