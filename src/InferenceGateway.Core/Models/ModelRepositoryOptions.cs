@@ -67,7 +67,7 @@ public sealed class ModelOverrides
     /// <summary>Overrides dynamic_batching.run_on_caller_when_idle.</summary>
     public bool? RunOnCallerWhenIdle { get; set; }
 
-    /// <summary>Intra-op threads per ONNX Runtime session; 0 lets ORT choose.</summary>
+    /// <summary>Overrides intra_op_threads: ORT intra-op threads per session of this model; 0 means one per core.</summary>
     public int? IntraOpThreads { get; set; }
 
     /// <summary>Overrides allow_spinning: whether this model's ORT thread pools spin while waiting for work.</summary>
