@@ -8,7 +8,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all deps ort models build run test fuzz bench clean
+.PHONY: all deps ort models build run test fuzz bench soak clean
 
 all: build
 
@@ -40,6 +40,11 @@ fuzz: deps ort models build
 
 bench: deps ort models build
 	bash perf/run-suite.sh
+
+# The gateway under steady mixed load for SOAK_SECONDS (default 600); fails on any failed call or on memory, threads
+# or file descriptors still growing in the last third of the run (perf/soak.sh).
+soak: deps ort models build
+	CONFIG=$(CONFIG) bash perf/soak.sh
 
 clean:
 	$(DOTNET) clean InferenceGateway.sln -c $(CONFIG) -nologo -v q
