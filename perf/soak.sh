@@ -57,8 +57,9 @@ load fraud-v2-typed --target kserve --model fraud --version 2 --contents typed -
 load bench-mlp --target kserve --model bench_mlp --version 1 --concurrency 8
 load server-live --target raw --payload "$out/server-live.bin" --path /inference.GRPCInferenceService/ServerLive --concurrency 2
 
-metric() { # name: the sum of its samples (all label sets)
-  curl -sf "http://127.0.0.1:$admin/metrics" | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { printf "%.0f", s }'
+scrape() { curl -sf "http://127.0.0.1:$admin/metrics"; }
+metric() { # name [scrape text]: the sum of its samples (all label sets), from one scrape
+  printf '%s\n' "${2:-$(scrape)}" | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { printf "%.0f", s }'
 }
 echo "t_s,rss_bytes,heap_bytes,committed_bytes,threads,open_fds,queue_depth,requests,gen2_collections" > "$out/soak.csv"
 echo "soak: ${seconds}s on 127.0.0.1:$grpc, a sample every ${every}s -> $out/soak.csv"
@@ -66,10 +67,11 @@ start=$SECONDS
 while [ $((SECONDS - start)) -lt "$seconds" ]; do
   sleep "$every"
   kill -0 "$gw" 2>/dev/null || { echo "soak: the gateway exited" >&2; tail -n 20 "$out/gateway.log" >&2; exit 1; }
-  line="$((SECONDS - start)),$(metric process_resident_memory_bytes),$(metric dotnet_gc_last_collection_heap_size_bytes)"
-  line+=",$(metric dotnet_gc_last_collection_memory_committed_size_bytes),$(awk '/^Threads:/ { print $2 }' "/proc/$gw/status")"
-  line+=",$(metric process_open_fds),$(metric gateway_batcher_queue_depth),$(metric gateway_requests_total)"
-  line+=",$(curl -sf "http://127.0.0.1:$admin/metrics" | awk '$1 == "dotnet_gc_collections_total{gc_heap_generation=\"gen2\"}" { print $2 }')"
+  text="$(scrape)"
+  line="$((SECONDS - start)),$(metric process_resident_memory_bytes "$text"),$(metric dotnet_gc_last_collection_heap_size_bytes "$text")"
+  line+=",$(metric dotnet_gc_last_collection_memory_committed_size_bytes "$text"),$(awk '/^Threads:/ { print $2 }' "/proc/$gw/status")"
+  line+=",$(metric process_open_fds "$text"),$(metric gateway_batcher_queue_depth "$text"),$(metric gateway_requests_total "$text")"
+  line+=",$(printf '%s\n' "$text" | awk '$1 == "dotnet_gc_collections_total{gc_heap_generation=\"gen2\"}" { print $2 }')"
   echo "$line" | tee -a "$out/soak.csv"
 done
 failed=0
