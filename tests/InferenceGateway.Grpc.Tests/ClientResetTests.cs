@@ -9,8 +9,9 @@ namespace InferenceGateway.Grpc.Tests;
 
 /// <summary>
 /// When a client resets a stream (RST_STREAM), Kestrel fails the request body's ReadAsync or AdvanceTo with an
-/// IOException, and cancels RequestAborted a moment later on the thread pool. A body read that fails that way is the
-/// client's cancellation (CANCELLED), not a handler error (UNKNOWN, logged as a failure): seen with python3-grpcio
+/// IOException, and cancels RequestAborted a moment later on the thread pool. For a unary request, whose body the
+/// gateway receives before Grpc.AspNetCore's handler runs (GrpcCallMiddleware), a body read that fails that way is the
+/// client's cancellation (CANCELLED), not a handler error (UNKNOWN, logged at Error): seen with python3-grpcio
 /// cancelling calls behind a queue. The fixture swaps in a body reader that fails like Kestrel does, on request,
 /// while the stream itself stays open, so the status the server chose reaches the client.
 /// </summary>
@@ -24,7 +25,7 @@ public sealed class ClientResetTests(ResettingBodyGrpcServerFixture server) : IC
         using var channel = server.CreateChannel();
         var headers = new Metadata { { ResettingBodyGrpcServerFixture.FailHeader, failure } };
         var ex = await Assert.ThrowsAsync<RpcException>(() => channel.CreateCallInvoker()
-            .AsyncUnaryCall(TestService.Echo, null, new CallOptions(headers), new EchoRequest { Text = "x" }).ResponseAsync.WithTimeout());
+            .AsyncUnaryCall(TestMethods.Echo, null, new CallOptions(headers), new EchoRequest { Text = "x" }).ResponseAsync.WithTimeout());
 
         Assert.Equal(StatusCode.Cancelled, ex.StatusCode);
         Assert.Equal("The client reset the request stream.", ex.Status.Detail);
@@ -33,11 +34,11 @@ public sealed class ClientResetTests(ResettingBodyGrpcServerFixture server) : IC
     [Theory]
     [InlineData("read")]
     [InlineData("advance")]
-    public async Task ClientStreaming_BodyReadFailsAsOnClientReset_Cancelled(string failure)
+    public async Task ClientStreaming_BodyReadFailsAsOnClientReset_CallEnds(string failure)
     {
         using var channel = server.CreateChannel();
         var headers = new Metadata { { ResettingBodyGrpcServerFixture.FailHeader, failure } };
-        using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(TestService.ClientStream, null, new CallOptions(headers));
+        using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(TestMethods.ClientStream, null, new CallOptions(headers));
         try
         {
             await call.RequestStream.WriteAsync(new EchoRequest { Text = "a" }).WithTimeout();
@@ -48,8 +49,11 @@ public sealed class ClientResetTests(ResettingBodyGrpcServerFixture server) : IC
             // The server may answer before the request stream is done; the status below is what counts.
         }
 
+        // A read that fails while the gateway looks at the first message's prefix (before the handler) ends the call
+        // CANCELLED; a read by the handler, through Grpc.AspNetCore, ends it UNKNOWN (docs/grpc.md, "Differences").
+        // Which of the two reads meets the failure depends on when the first message arrives.
         var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync.WithTimeout());
-        Assert.Equal(StatusCode.Cancelled, ex.StatusCode);
+        Assert.Contains(ex.StatusCode, new[] { StatusCode.Cancelled, StatusCode.Unknown });
     }
 
     [Fact]
@@ -57,7 +61,7 @@ public sealed class ClientResetTests(ResettingBodyGrpcServerFixture server) : IC
     {
         using var channel = server.CreateChannel();
         var reply = await channel.CreateCallInvoker()
-            .AsyncUnaryCall(TestService.Echo, null, default, new EchoRequest { Text = "ok" }).ResponseAsync.WithTimeout();
+            .AsyncUnaryCall(TestMethods.Echo, null, default, new EchoRequest { Text = "ok" }).ResponseAsync.WithTimeout();
         Assert.Equal("ok", reply.Text);
     }
 }

@@ -15,8 +15,8 @@ public sealed class CompressionTests : IClassFixture<CompressingGrpcServerFixtur
     {
         using var channel = _server.CreateChannel();
         var payload = ByteString.CopyFrom(new byte[50_000]);
-        var headers = new Metadata { { GrpcProtocol.CompressionRequestHeader, "gzip" } };
-        using var call = channel.CreateCallInvoker().AsyncUnaryCall(TestService.Echo, null, new CallOptions(headers), new EchoRequest { Payload = payload });
+        var headers = new Metadata { { "grpc-internal-encoding-request", "gzip" } };
+        using var call = channel.CreateCallInvoker().AsyncUnaryCall(TestMethods.Echo, null, new CallOptions(headers), new EchoRequest { Payload = payload });
 
         var reply = await call.ResponseAsync.WithTimeout();
 

@@ -23,7 +23,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     public async Task Unary_Echo_ReturnsResponseHeadersAndTrailers()
     {
         var headers = new Metadata { { "x-trailer", "abc" } };
-        using var call = _invoker.AsyncUnaryCall(TestService.Echo, null, new CallOptions(headers), new EchoRequest { Text = "hello" });
+        using var call = _invoker.AsyncUnaryCall(TestMethods.Echo, null, new CallOptions(headers), new EchoRequest { Text = "hello" });
 
         var reply = await call.ResponseAsync.WithTimeout();
 
@@ -39,7 +39,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     {
         // 3 MB is larger than Kestrel's initial HTTP/2 stream window: buffering the whole message must not stall.
         var payload = ByteString.CopyFrom(new byte[3 * 1024 * 1024]);
-        var reply = await _invoker.AsyncUnaryCall(TestService.Echo, null, default, new EchoRequest { Payload = payload }).ResponseAsync.WithTimeout();
+        var reply = await _invoker.AsyncUnaryCall(TestMethods.Echo, null, default, new EchoRequest { Payload = payload }).ResponseAsync.WithTimeout();
         Assert.Equal(payload.Length, reply.Payload.Length);
     }
 
@@ -49,11 +49,11 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     public async Task Unary_ValueTaskHandler_CompletesSynchronouslyOrAfterAWait(int yields)
     {
         var headers = new Metadata { { "x-trailer", "vt" } };
-        using var ok = _invoker.AsyncUnaryCall(TestService.ValueTaskEcho, null, new CallOptions(headers), new EchoRequest { Text = "hi", Count = yields });
+        using var ok = _invoker.AsyncUnaryCall(TestMethods.AsyncEcho, null, new CallOptions(headers), new EchoRequest { Text = "hi", Count = yields });
         Assert.Equal("hi", (await ok.ResponseAsync.WithTimeout()).Text);
         Assert.Equal("vt", ok.GetTrailers().GetValue("x-trailer-echo"));
 
-        using var failed = _invoker.AsyncUnaryCall(TestService.ValueTaskEcho, null, default, new EchoRequest { Text = "fail", Count = yields });
+        using var failed = _invoker.AsyncUnaryCall(TestMethods.AsyncEcho, null, default, new EchoRequest { Text = "fail", Count = yields });
         var ex = await Assert.ThrowsAsync<RpcException>(() => failed.ResponseAsync.WithTimeout());
         Assert.Equal(StatusCode.FailedPrecondition, ex.StatusCode);
         Assert.Equal("asked to fail", ex.Status.Detail);
@@ -71,7 +71,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
         async Task Check(int i)
         {
             var (headers, request) = Shape(i);
-            using var call = _invoker.AsyncUnaryCall(TestService.ValueTaskEcho, null, new CallOptions(headers), request);
+            using var call = _invoker.AsyncUnaryCall(TestMethods.AsyncEcho, null, new CallOptions(headers), request);
             if (request.Text == "fail")
             {
                 var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync.WithTimeout());
@@ -99,7 +99,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
         var tasks = new List<Task<EchoReply>>();
         for (var i = 0; i < 50; i++)
         {
-            tasks.Add(_invoker.AsyncUnaryCall(TestService.Echo, null, default, new EchoRequest { Text = "n" + i }).ResponseAsync);
+            tasks.Add(_invoker.AsyncUnaryCall(TestMethods.Echo, null, default, new EchoRequest { Text = "n" + i }).ResponseAsync);
         }
 
         var replies = await Task.WhenAll(tasks).WithTimeout();
@@ -112,7 +112,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     [Fact]
     public async Task ServerStreaming_CountMessages_ReceivesAllInOrder()
     {
-        using var call = _invoker.AsyncServerStreamingCall(TestService.ServerStream, null, default, new EchoRequest { Text = "s", Count = 5 });
+        using var call = _invoker.AsyncServerStreamingCall(TestMethods.ServerStream, null, default, new EchoRequest { Text = "s", Count = 5 });
         var indexes = new List<int>();
         while (await call.ResponseStream.MoveNext(CancellationToken.None).WithTimeout())
         {
@@ -126,7 +126,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     [Fact]
     public async Task ServerStreaming_ZeroMessages_EndsWithOk()
     {
-        using var call = _invoker.AsyncServerStreamingCall(TestService.ServerStream, null, default, new EchoRequest { Count = 0 });
+        using var call = _invoker.AsyncServerStreamingCall(TestMethods.ServerStream, null, default, new EchoRequest { Count = 0 });
         Assert.False(await call.ResponseStream.MoveNext(CancellationToken.None).WithTimeout());
         Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
     }
@@ -134,7 +134,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     [Fact]
     public async Task ClientStreaming_ThreeMessages_ServerSeesAll()
     {
-        using var call = _invoker.AsyncClientStreamingCall(TestService.ClientStream, null, default);
+        using var call = _invoker.AsyncClientStreamingCall(TestMethods.ClientStream, null, default);
         foreach (var text in new[] { "a", "b", "c" })
         {
             await call.RequestStream.WriteAsync(new EchoRequest { Text = text }).WithTimeout();
@@ -150,7 +150,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     [Fact]
     public async Task Duplex_PingPong_EachRequestAnsweredBeforeNextIsSent()
     {
-        using var call = _invoker.AsyncDuplexStreamingCall(TestService.Duplex, null, default);
+        using var call = _invoker.AsyncDuplexStreamingCall(TestMethods.Duplex, null, default);
         for (var i = 0; i < 3; i++)
         {
             await call.RequestStream.WriteAsync(new EchoRequest { Text = "m" + i }).WithTimeout();
@@ -167,9 +167,9 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     [Fact]
     public async Task Unary_RequestCompressedWithGzip_ServerSeesGrpcEncodingAndDecompresses()
     {
-        var headers = new Metadata { { GrpcProtocol.CompressionRequestHeader, "gzip" } };
+        var headers = new Metadata { { "grpc-internal-encoding-request", "gzip" } };
         var payload = ByteString.CopyFrom(new byte[100_000]);
-        var reply = await _invoker.AsyncUnaryCall(TestService.Echo, null, new CallOptions(headers), new EchoRequest { Text = "z", Payload = payload })
+        var reply = await _invoker.AsyncUnaryCall(TestMethods.Echo, null, new CallOptions(headers), new EchoRequest { Text = "z", Payload = payload })
             .ResponseAsync.WithTimeout();
 
         Assert.Equal("gzip", reply.RequestEncoding);
@@ -179,8 +179,8 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     [Fact]
     public async Task ClientStreaming_RequestCompressedWithGzip_ServerDecompressesEachMessage()
     {
-        var headers = new Metadata { { GrpcProtocol.CompressionRequestHeader, "gzip" } };
-        using var call = _invoker.AsyncClientStreamingCall(TestService.ClientStream, null, new CallOptions(headers));
+        var headers = new Metadata { { "grpc-internal-encoding-request", "gzip" } };
+        using var call = _invoker.AsyncClientStreamingCall(TestMethods.ClientStream, null, new CallOptions(headers));
         await call.RequestStream.WriteAsync(new EchoRequest { Text = "x" }).WithTimeout();
         await call.RequestStream.WriteAsync(new EchoRequest { Text = "y" }).WithTimeout();
         await call.RequestStream.CompleteAsync();
@@ -195,7 +195,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
         var key = "deadline-" + Guid.NewGuid();
         // Long enough for the handler to start on a busy host (a fresh-clone run once took over 300 ms to get there,
         // so the call expired before the handler ran), short enough to end well inside the test's timeout.
-        var call = _invoker.AsyncUnaryCall(TestService.Wait, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(2)), new EchoRequest { Text = key });
+        var call = _invoker.AsyncUnaryCall(TestMethods.Wait, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(2)), new EchoRequest { Text = key });
 
         var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync.WithTimeout());
         Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
@@ -208,7 +208,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     [Fact]
     public async Task Unary_DeadlineAlreadyPassed_FailsWithoutSending()
     {
-        var call = _invoker.AsyncUnaryCall(TestService.Echo, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(-1)), new EchoRequest());
+        var call = _invoker.AsyncUnaryCall(TestMethods.Echo, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(-1)), new EchoRequest());
         var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync.WithTimeout());
         Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
     }
@@ -218,7 +218,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     {
         var key = "cancel-" + Guid.NewGuid();
         using var cts = new CancellationTokenSource();
-        var call = _invoker.AsyncUnaryCall(TestService.Wait, null, new CallOptions(cancellationToken: cts.Token), new EchoRequest { Text = key });
+        var call = _invoker.AsyncUnaryCall(TestMethods.Wait, null, new CallOptions(cancellationToken: cts.Token), new EchoRequest { Text = key });
 
         await _server.State.Started(key).Task.WithTimeout();
         await cts.CancelAsync();
@@ -232,7 +232,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     public async Task ServerStreaming_DisposedMidStream_ServerTokenFires()
     {
         var key = "dispose-" + Guid.NewGuid();
-        var call = _invoker.AsyncUnaryCall(TestService.Wait, null, default, new EchoRequest { Text = key });
+        var call = _invoker.AsyncUnaryCall(TestMethods.Wait, null, default, new EchoRequest { Text = key });
         await _server.State.Started(key).Task.WithTimeout();
 
         call.Dispose();
@@ -247,7 +247,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     {
         var payload = ByteString.CopyFrom(new byte[(4 * 1024 * 1024) + 1]);
         var ex = await Assert.ThrowsAsync<RpcException>(() =>
-            _invoker.AsyncUnaryCall(TestService.Echo, null, default, new EchoRequest { Payload = payload }).ResponseAsync.WithTimeout());
+            _invoker.AsyncUnaryCall(TestMethods.Echo, null, default, new EchoRequest { Payload = payload }).ResponseAsync.WithTimeout());
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
         Assert.Contains("maximum configured message size", ex.Status.Detail);
     }
@@ -258,15 +258,15 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
         using var channel = _server.CreateChannel(new GrpcChannelOptions { MaxReceiveMessageSize = 1024 });
         var payload = ByteString.CopyFrom(new byte[4096]);
         var ex = await Assert.ThrowsAsync<RpcException>(() =>
-            channel.CreateCallInvoker().AsyncUnaryCall(TestService.Echo, null, default, new EchoRequest { Payload = payload }).ResponseAsync.WithTimeout());
+            channel.CreateCallInvoker().AsyncUnaryCall(TestMethods.Echo, null, default, new EchoRequest { Payload = payload }).ResponseAsync.WithTimeout());
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
     }
 
     [Fact]
     public async Task Unary_UnknownMethod_Unimplemented()
     {
-        var method = new Method<EchoRequest, EchoReply>(MethodType.Unary, TestService.Name, "Missing",
-            Marshallers.ForProtobuf(EchoRequest.Parser), Marshallers.ForProtobuf(EchoReply.Parser));
+        var method = new Method<EchoRequest, EchoReply>(MethodType.Unary, TestMethods.ServiceName, "Missing",
+            TestMethods.Echo.RequestMarshaller, TestMethods.Echo.ResponseMarshaller);
         var ex = await Assert.ThrowsAsync<RpcException>(() => _invoker.AsyncUnaryCall(method, null, default, new EchoRequest()).ResponseAsync.WithTimeout());
         Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
         Assert.Equal("Method is unimplemented.", ex.Status.Detail);
@@ -276,7 +276,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     public async Task Unary_UnknownService_Unimplemented()
     {
         var method = new Method<EchoRequest, EchoReply>(MethodType.Unary, "nope.v1.Nothing", "Call",
-            Marshallers.ForProtobuf(EchoRequest.Parser), Marshallers.ForProtobuf(EchoReply.Parser));
+            TestMethods.Echo.RequestMarshaller, TestMethods.Echo.ResponseMarshaller);
         var ex = await Assert.ThrowsAsync<RpcException>(() => _invoker.AsyncUnaryCall(method, null, default, new EchoRequest()).ResponseAsync.WithTimeout());
         Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
         Assert.Equal("Service is unimplemented.", ex.Status.Detail);
@@ -286,7 +286,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     public async Task Unary_HandlerThrowsRpcException_StatusDetailAndTrailersReachClient()
     {
         var ex = await Assert.ThrowsAsync<RpcException>(() =>
-            _invoker.AsyncUnaryCall(TestService.Throw, null, default, new EchoRequest { Text = "rpc" }).ResponseAsync.WithTimeout());
+            _invoker.AsyncUnaryCall(TestMethods.Throw, null, default, new EchoRequest { Text = "rpc" }).ResponseAsync.WithTimeout());
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
         Assert.Equal("Text is invalid: ünïcode 100%", ex.Status.Detail);
         Assert.Equal("bad-text", ex.Trailers.GetValue("x-reason"));
@@ -296,7 +296,7 @@ public sealed class EndToEndTests : IClassFixture<GrpcServerFixture>, IDisposabl
     public async Task Unary_HandlerThrowsOtherException_UnknownWithoutDetailsOrStackTrace()
     {
         var ex = await Assert.ThrowsAsync<RpcException>(() =>
-            _invoker.AsyncUnaryCall(TestService.Throw, null, default, new EchoRequest { Text = "boom" }).ResponseAsync.WithTimeout());
+            _invoker.AsyncUnaryCall(TestMethods.Throw, null, default, new EchoRequest { Text = "boom" }).ResponseAsync.WithTimeout());
         Assert.Equal(StatusCode.Unknown, ex.StatusCode);
         Assert.Equal("Exception was thrown by handler.", ex.Status.Detail);
         Assert.DoesNotContain("secret", ex.Status.Detail);

@@ -1,10 +1,8 @@
-using InferenceGateway.Contracts.Health;
-using InferenceGateway.Contracts.Reflection;
-using InferenceGateway.Grpc.Health;
-using InferenceGateway.Grpc.Reflection;
-using InferenceGateway.Grpc.Tests.Infrastructure;
 using Google.Protobuf.Reflection;
-using ServingStatus = InferenceGateway.Contracts.Health.HealthCheckResponse.Types.ServingStatus;
+using Grpc.Health.V1;
+using Grpc.Reflection.V1Alpha;
+using InferenceGateway.Grpc.Tests.Infrastructure;
+using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
 namespace InferenceGateway.Grpc.Tests;
 
@@ -12,13 +10,15 @@ public sealed class HealthAndReflectionTests : IClassFixture<GrpcServerFixture>,
 {
     private readonly GrpcServerFixture _server;
     private readonly GrpcChannel _channel;
-    private readonly CallInvoker _invoker;
+    private readonly Health.HealthClient _health;
+    private readonly ServerReflection.ServerReflectionClient _reflection;
 
     public HealthAndReflectionTests(GrpcServerFixture server)
     {
         _server = server;
         _channel = server.CreateChannel();
-        _invoker = _channel.CreateCallInvoker();
+        _health = new Health.HealthClient(_channel);
+        _reflection = new ServerReflection.ServerReflectionClient(_channel);
     }
 
     public void Dispose() => _channel.Dispose();
@@ -26,7 +26,7 @@ public sealed class HealthAndReflectionTests : IClassFixture<GrpcServerFixture>,
     [Fact]
     public async Task Check_OverallServer_Serving()
     {
-        var reply = await _invoker.AsyncUnaryCall(HealthServiceImpl.CheckMethod, null, default, new HealthCheckRequest()).ResponseAsync.WithTimeout();
+        var reply = await _health.CheckAsync(new HealthCheckRequest()).ResponseAsync.WithTimeout();
         Assert.Equal(ServingStatus.Serving, reply.Status);
     }
 
@@ -34,7 +34,7 @@ public sealed class HealthAndReflectionTests : IClassFixture<GrpcServerFixture>,
     public async Task Check_UnknownService_NotFound()
     {
         var ex = await Assert.ThrowsAsync<RpcException>(() =>
-            _invoker.AsyncUnaryCall(HealthServiceImpl.CheckMethod, null, default, new HealthCheckRequest { Service = "no.such.Service" }).ResponseAsync.WithTimeout());
+            _health.CheckAsync(new HealthCheckRequest { Service = "no.such.Service" }).ResponseAsync.WithTimeout());
         Assert.Equal(StatusCode.NotFound, ex.StatusCode);
     }
 
@@ -42,7 +42,7 @@ public sealed class HealthAndReflectionTests : IClassFixture<GrpcServerFixture>,
     public async Task Watch_UnknownThenSetThenChanged_StreamsEachChange()
     {
         var service = "watch." + Guid.NewGuid().ToString("N");
-        using var call = _invoker.AsyncServerStreamingCall(HealthServiceImpl.WatchMethod, null, default, new HealthCheckRequest { Service = service });
+        using var call = _health.Watch(new HealthCheckRequest { Service = service });
 
         Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None).WithTimeout());
         Assert.Equal(ServingStatus.ServiceUnknown, call.ResponseStream.Current.Status);
@@ -64,11 +64,11 @@ public sealed class HealthAndReflectionTests : IClassFixture<GrpcServerFixture>,
     [Fact]
     public async Task ListServices_AllMappedServicesWithDescriptors_Listed()
     {
-        using var call = _invoker.AsyncDuplexStreamingCall(ReflectionServiceImpl.ServerReflectionInfoMethod, null, default);
+        using var call = _reflection.ServerReflectionInfo();
         await call.RequestStream.WriteAsync(new ServerReflectionRequest { ListServices = "" }).WithTimeout();
         Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None).WithTimeout());
         var names = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToArray();
-        Assert.Equal(["grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection", "igtest.v1.TestService"], names);
+        Assert.Equal(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", "igtest.v1.TestService"], names.Order(StringComparer.Ordinal).ToArray());
         await call.RequestStream.CompleteAsync();
         Assert.False(await call.ResponseStream.MoveNext(CancellationToken.None).WithTimeout());
     }
@@ -76,7 +76,7 @@ public sealed class HealthAndReflectionTests : IClassFixture<GrpcServerFixture>,
     [Fact]
     public async Task FileContainingSymbol_KnownAndUnknown_FileOrNotFound()
     {
-        using var call = _invoker.AsyncDuplexStreamingCall(ReflectionServiceImpl.ServerReflectionInfoMethod, null, default);
+        using var call = _reflection.ServerReflectionInfo();
 
         await call.RequestStream.WriteAsync(new ServerReflectionRequest { FileContainingSymbol = "igtest.v1.EchoRequest" }).WithTimeout();
         Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None).WithTimeout());
@@ -84,7 +84,7 @@ public sealed class HealthAndReflectionTests : IClassFixture<GrpcServerFixture>,
         Assert.Equal("grpc_test.proto", file.Name);
         Assert.Contains(file.Service, s => s.Name == "TestService");
 
-        await call.RequestStream.WriteAsync(new ServerReflectionRequest { FileByFilename = "grpc/health/v1/health.proto" }).WithTimeout();
+        await call.RequestStream.WriteAsync(new ServerReflectionRequest { FileByFilename = Health.Descriptor.File.Name }).WithTimeout();
         Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None).WithTimeout());
         Assert.Equal("grpc.health.v1", FileDescriptorProto.Parser.ParseFrom(call.ResponseStream.Current.FileDescriptorResponse.FileDescriptorProto[0]).Package);
 

@@ -2,12 +2,12 @@ using System.Diagnostics;
 using System.Text.Json;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
-using InferenceGateway.Contracts.Health;
-using InferenceGateway.Contracts.Reflection;
+using Grpc.Health.V1;
+using Grpc.Reflection.V1Alpha;
 using InferenceGateway.Grpc.Tests.Infrastructure;
 using InferenceGateway.Grpc.Tests.Protos;
 using InferenceGateway.Tests.Interop;
-using ServingStatus = InferenceGateway.Contracts.Health.HealthCheckResponse.Types.ServingStatus;
+using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
 namespace InferenceGateway.Grpc.Tests;
 

@@ -4,9 +4,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
-using InferenceGateway.Contracts.Health;
+using Grpc.Health.V1;
 using InferenceGateway.Contracts.Inference;
-using InferenceGateway.Contracts.Reflection;
+using Grpc.Reflection.V1Alpha;
 using InferenceGateway.Tests.Interop;
 
 namespace InferenceGateway.Server.Tests;

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using InferenceGateway.Contracts.Inference;
-using InferenceGateway.Grpc;
+using Grpc.Core;
+using Grpc.Net.Client;
 using InferenceGateway.Server.Services;
 
 namespace InferenceGateway.Server.Tests;
@@ -9,18 +10,18 @@ public sealed class KServeTests(GatewayFixture gateway) : IClassFixture<GatewayF
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    private static readonly Method<ModelInferRequest, ModelInferResponse> Infer = KServeInferenceService.ModelInferMethod;
+    private static readonly Method<ModelInferRequest, ModelInferResponse> Infer = KServeMethods.ModelInfer;
 
     private static readonly Method<ServerReadyRequest, ServerReadyResponse> ServerReady = new(
-        MethodType.Unary, "inference.GRPCInferenceService", "ServerReady", Marshallers.ForProtobuf(ServerReadyRequest.Parser), Marshallers.ForProtobuf(ServerReadyResponse.Parser));
+        MethodType.Unary, "inference.GRPCInferenceService", "ServerReady", ProtobufMarshaller.For(ServerReadyRequest.Parser), ProtobufMarshaller.For(ServerReadyResponse.Parser));
 
     private static readonly Method<ModelMetadataRequest, ModelMetadataResponse> ModelMetadata = new(
-        MethodType.Unary, "inference.GRPCInferenceService", "ModelMetadata", Marshallers.ForProtobuf(ModelMetadataRequest.Parser), Marshallers.ForProtobuf(ModelMetadataResponse.Parser));
+        MethodType.Unary, "inference.GRPCInferenceService", "ModelMetadata", ProtobufMarshaller.For(ModelMetadataRequest.Parser), ProtobufMarshaller.For(ModelMetadataResponse.Parser));
 
     /// <summary>ModelInfer with the request as hand-made bytes: for messages the generated code cannot build.</summary>
     private static readonly Method<byte[], ModelInferResponse> RawInfer = new(MethodType.Unary, "inference.GRPCInferenceService", "ModelInfer",
         Marshallers.Create<byte[]>(static (bytes, context) => context.Complete(bytes), static context => context.PayloadAsNewBuffer()),
-        Marshallers.ForProtobuf(ModelInferResponse.Parser));
+        ProtobufMarshaller.For(ModelInferResponse.Parser));
 
     private Task<ModelInferResponse> CallAsync(ModelInferRequest request) =>
         gateway.Channel.CreateCallInvoker().AsyncUnaryCall(Infer, null, new CallOptions(deadline: DateTime.UtcNow + Timeout), request).ResponseAsync.WaitAsync(Timeout);

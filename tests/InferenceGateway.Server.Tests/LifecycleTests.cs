@@ -3,7 +3,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using InferenceGateway.Contracts.Inference;
-using InferenceGateway.Grpc;
+using Grpc.Core;
+using Grpc.Net.Client;
 using InferenceGateway.Server.Services;
 
 namespace InferenceGateway.Server.Tests;
@@ -50,7 +51,7 @@ public sealed class LifecycleTests
                     StatusCode code;
                     try
                     {
-                        await invoker.AsyncUnaryCall(KServeInferenceService.ModelInferMethod, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), request).ResponseAsync;
+                        await invoker.AsyncUnaryCall(KServeMethods.ModelInfer, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), request).ResponseAsync;
                         code = StatusCode.OK;
                     }
                     catch (RpcException ex)

@@ -1,4 +1,5 @@
-using InferenceGateway.Grpc;
+using Grpc.Core;
+using Grpc.Net.Client;
 using InferenceGateway.Server.Services;
 using InferenceGateway.Testing;
 
@@ -19,7 +20,7 @@ public sealed class MetricsTests(GatewayFixture gateway) : IClassFixture<Gateway
             var calls = 0;
             while (!stop.IsCancellationRequested || calls < 20)
             {
-                await invoker.AsyncUnaryCall(KServeInferenceService.ModelInferMethod, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), request).ResponseAsync;
+                await invoker.AsyncUnaryCall(KServeMethods.ModelInfer, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), request).ResponseAsync;
                 calls++;
             }
 

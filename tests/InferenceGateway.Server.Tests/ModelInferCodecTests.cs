@@ -3,7 +3,8 @@ using System.Runtime.InteropServices;
 using Google.Protobuf;
 using InferenceGateway.Contracts.Inference;
 using InferenceGateway.Core.Models;
-using InferenceGateway.Grpc;
+using Grpc.Core;
+using Grpc.Net.Client;
 using InferenceGateway.Server.Services.Wire;
 
 namespace InferenceGateway.Server.Tests;

@@ -3,7 +3,8 @@ using System.Diagnostics.Metrics;
 using System.Runtime.InteropServices;
 using InferenceGateway.Contracts.Inference;
 using InferenceGateway.Core.Models;
-using InferenceGateway.Grpc;
+using Grpc.Core;
+using Grpc.Net.Client;
 using InferenceGateway.Server.Services;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -33,7 +34,7 @@ public sealed class QueuedFailureTests(SlowQueueGatewayFixture gateway) : IClass
         var width = (int)data.InputShape[1];
         var rowCount = (int)data.InputShape[0];
         var invoker = gateway.Channel.CreateCallInvoker();
-        var method = KServeInferenceService.ModelInferMethod;
+        var method = KServeMethods.ModelInfer;
         var version = gateway.App.Services.GetRequiredService<ModelRepository>().Models["fraud"].Versions.Single(v => v.Version == "2");
         using var statuses = new ServerStatuses(gateway.App.Services.GetRequiredService<IMeterFactory>());
 

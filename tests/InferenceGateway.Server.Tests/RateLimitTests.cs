@@ -1,8 +1,10 @@
 using InferenceGateway.Contracts.Inference;
 using InferenceGateway.Core.Tests.Batching;
-using InferenceGateway.Grpc;
+using Grpc.Core;
+using Grpc.Net.Client;
 using InferenceGateway.Server.Hosting;
 using InferenceGateway.Server.Services;
+using InferenceGateway.Server.Transport;
 
 namespace InferenceGateway.Server.Tests;
 
@@ -51,7 +53,7 @@ public sealed class RateLimitTests(RateLimitedGatewayFixture gateway) : IClassFi
         var data = TestData.Load("fraud", "1");
         var request = KServeTests.RawRequest("fraud", "1", data.InputName, data.InputShape, data.Input);
         var calls = Enumerable.Range(0, 10).Select(_ => gateway.Channel.CreateCallInvoker()
-            .AsyncUnaryCall(KServeInferenceService.ModelInferMethod, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), request)
+            .AsyncUnaryCall(KServeMethods.ModelInfer, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), request)
             .ResponseAsync.WaitAsync(TimeSpan.FromSeconds(60))).ToArray();
         var served = 0;
         foreach (var call in calls)
@@ -106,7 +108,7 @@ public sealed class RateLimitRefusalTests(RateLimitedGatewayFixture gateway) : I
                 var code = StatusCode.OK;
                 try
                 {
-                    await invoker.AsyncUnaryCall(KServeInferenceService.ModelInferMethod, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), request)
+                    await invoker.AsyncUnaryCall(KServeMethods.ModelInfer, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), request)
                         .ResponseAsync.WaitAsync(TimeSpan.FromSeconds(60));
                 }
                 catch (RpcException ex)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
-using InferenceGateway.Grpc;
+using Grpc.Core;
+using Grpc.Net.Client;
 using InferenceGateway.Server.Services;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -23,7 +24,7 @@ public sealed class RequestLoggingTests
                 request.Id = "req-42";
 
                 var ex = await Assert.ThrowsAsync<RpcException>(() => channel.CreateCallInvoker()
-                    .AsyncUnaryCall(KServeInferenceService.ModelInferMethod, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), request)
+                    .AsyncUnaryCall(KServeMethods.ModelInfer, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), request)
                     .ResponseAsync.WaitAsync(TimeSpan.FromSeconds(60)));
 
                 Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);

@@ -3,7 +3,8 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using InferenceGateway.Contracts.Inference;
-using InferenceGateway.Grpc;
+using Grpc.Core;
+using Grpc.Net.Client;
 using InferenceGateway.Server.Services;
 
 namespace InferenceGateway.Server.Tests;
@@ -60,7 +61,7 @@ public sealed class TlsTests(TlsGatewayFixture gateway) : IClassFixture<TlsGatew
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
     [Fact]
-    public async Task OwnClient_ModelInferOverTls_TrustingOnlyTheConfiguredCertificate_MatchesReference()
+    public async Task GrpcNetClient_ModelInferOverTls_TrustingOnlyTheConfiguredCertificate_MatchesReference()
     {
         // 127.0.0.1, not localhost (which may resolve to ::1 first): the certificate names both.
         using var trusted = X509Certificate2.CreateFromPem(File.ReadAllText(gateway.Files.CertificatePath));
@@ -82,7 +83,7 @@ public sealed class TlsTests(TlsGatewayFixture gateway) : IClassFixture<TlsGatew
         var request = KServeTests.RawRequest("fraud", "1", data.InputName, [1, width], data.Input.AsSpan(0, width).ToArray());
 
         var response = await channel.CreateCallInvoker()
-            .AsyncUnaryCall(KServeInferenceService.ModelInferMethod, null, new CallOptions(deadline: DateTime.UtcNow + Timeout), request)
+            .AsyncUnaryCall(KServeMethods.ModelInfer, null, new CallOptions(deadline: DateTime.UtcNow + Timeout), request)
             .ResponseAsync.WaitAsync(Timeout);
 
         var value = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Assert.Single(response.RawOutputContents).Span)[0];
@@ -90,7 +91,7 @@ public sealed class TlsTests(TlsGatewayFixture gateway) : IClassFixture<TlsGatew
     }
 
     [Fact]
-    public async Task OwnClient_UntrustedCertificate_FailsUnavailable()
+    public async Task GrpcNetClient_UntrustedCertificate_FailsTheHandshake()
     {
         // The system trust store does not hold the run's certificate: the handshake must fail, not fall back.
         using var channel = GrpcChannel.ForAddress($"https://127.0.0.1:{gateway.GrpcPort}");
@@ -99,7 +100,9 @@ public sealed class TlsTests(TlsGatewayFixture gateway) : IClassFixture<TlsGatew
             .AsyncUnaryCall(ServerLive, null, new CallOptions(deadline: DateTime.UtcNow + Timeout), new ServerLiveRequest())
             .ResponseAsync.WaitAsync(Timeout));
 
-        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+        // Grpc.Net.Client reports a failed handshake as INTERNAL with the TLS error (our own client said UNAVAILABLE).
+        Assert.Equal(StatusCode.Internal, ex.StatusCode);
+        Assert.Contains("SSL connection could not be established", ex.Status.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -132,5 +135,5 @@ public sealed class TlsTests(TlsGatewayFixture gateway) : IClassFixture<TlsGatew
     }
 
     private static readonly Method<ServerLiveRequest, ServerLiveResponse> ServerLive = new(
-        MethodType.Unary, "inference.GRPCInferenceService", "ServerLive", Marshallers.ForProtobuf(ServerLiveRequest.Parser), Marshallers.ForProtobuf(ServerLiveResponse.Parser));
+        MethodType.Unary, "inference.GRPCInferenceService", "ServerLive", ProtobufMarshaller.For(ServerLiveRequest.Parser), ProtobufMarshaller.For(ServerLiveResponse.Parser));
 }

@@ -1,11 +1,12 @@
 using System.Buffers;
-using InferenceGateway.Grpc;
+using Grpc.Core;
+using Grpc.Net.Client;
 using InferenceGateway.LoadTest.Engine;
 
 namespace InferenceGateway.LoadTest.Targets;
 
 /// <summary>
-/// Unary calls through our gRPC client library (<see cref="GrpcChannel"/>, <see cref="CallInvoker"/>) with
+/// Unary calls through the standard .NET gRPC client (Grpc.Net.Client: <see cref="GrpcChannel"/>, <see cref="CallInvoker"/>) with
 /// requests serialized once up front: the request marshaller copies the prepared bytes into the transport's
 /// buffer and the response marshaller discards the payload (the library has framed it), so the client spends no time on protobuf
 /// per call. Status comes from the call: OK, or the <see cref="RpcException"/>'s code.

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using InferenceGateway.Core.Models;
-using InferenceGateway.Grpc;
+using InferenceGateway.Server.Transport;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace InferenceGateway.Server.Hosting;
@@ -106,11 +106,10 @@ public static partial class GatewayHost
         GatewayServices.Add(builder.Services, options, builder.Configuration);
         var app = builder.Build();
 
-        // Calls to mapped gRPC methods go from admission straight to their handler; routing (about as costly per call
-        // as a small handler) is left to the admin endpoints and unknown methods. Routing is placed explicitly so the
-        // middleware GatewayServices adds still runs after it, as it did when routing was implicit.
-        app.UseGrpcDirectDispatch(app.Services.GetRequiredService<GrpcAdmissionMiddleware>());
+        // Admission first, before routing and before Grpc.AspNetCore reads a byte of the request.
+        app.UseGatewayGrpcAdmission();
         app.UseRouting();
+        app.UseGatewayGrpcCalls();
         GatewayServices.Map(app, options);
         return app;
     }

@@ -1,6 +1,6 @@
 using InferenceGateway.Core.Models;
-using InferenceGateway.Grpc.Health;
-using InferenceGateway.Contracts.Health;
+using Grpc.Health.V1;
+using Grpc.HealthCheck;
 
 namespace InferenceGateway.Server.Hosting;
 
@@ -19,7 +19,7 @@ public interface IReadinessCheck
 /// shutting down. Also keeps the gRPC health statuses in step: "" (the server), each model name, and
 /// "model:version" for each served version.
 /// </summary>
-public sealed class GatewayReadiness
+public sealed class GatewayReadiness : Transport.IGrpcAdmissionState
 {
     private readonly IEnumerable<IReadinessCheck> _checks;
     private readonly HealthServiceImpl _health;
@@ -67,7 +67,14 @@ public sealed class GatewayReadiness
     public void MarkStopping()
     {
         _stopping = true;
-        _health.SetAllNotServing();
+        lock (_published)
+        {
+            _health.SetStatus("", HealthCheckResponse.Types.ServingStatus.NotServing);
+            foreach (var service in _published)
+            {
+                _health.SetStatus(service, HealthCheckResponse.Types.ServingStatus.NotServing);
+            }
+        }
     }
 
     /// <summary>Recomputes the gRPC health statuses from the served models.</summary>

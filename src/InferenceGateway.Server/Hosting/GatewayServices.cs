@@ -1,14 +1,13 @@
 using System.Text.Json;
 using InferenceGateway.Core.Batching;
 using InferenceGateway.Core.Models;
-using InferenceGateway.Grpc;
-using InferenceGateway.Grpc.Health;
-using InferenceGateway.Grpc.Reflection;
+using InferenceGateway.Contracts.Inference;
 using InferenceGateway.Observability;
 using InferenceGateway.Observability.Otlp;
 using InferenceGateway.OnnxRuntime;
 using InferenceGateway.Server.Models;
 using InferenceGateway.Server.Services;
+using InferenceGateway.Server.Transport;
 
 namespace InferenceGateway.Server.Hosting;
 
@@ -23,12 +22,7 @@ internal static partial class GatewayServices
             metrics.IncludeProcessMetrics = options.Metrics.IncludeProcessMetrics;
         });
         services.AddOtlpMetricsExport(configuration.GetSection(GatewayOptions.SectionName));
-        services.AddGrpcServer(grpc =>
-        {
-            grpc.MaxReceiveMessageSize = options.Grpc.MaxReceiveMessageSize;
-            grpc.MaxSendMessageSize = options.Grpc.MaxSendMessageSize;
-            grpc.EnableDetailedErrors = options.Grpc.EnableDetailedErrors;
-        });
+        services.AddGatewayGrpc(options.Grpc, options.RateLimit);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(provider => OnnxRuntimeEnvironment.Create(new OrtOptions { LibraryPath = string.IsNullOrEmpty(options.OnnxRuntime.LibraryPath) ? null : options.OnnxRuntime.LibraryPath }));
         services.AddSingleton<IModelBackend>(provider => new OnnxModelBackend(
@@ -46,28 +40,18 @@ internal static partial class GatewayServices
             WarmUp.RunAsync));
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<InferenceExecutor>();
-        services.AddSingleton<HealthServiceImpl>();
         services.AddSingleton<IReadinessCheck, ModelRepositoryReadinessCheck>();
         services.AddSingleton<GatewayReadiness>();
+        services.AddSingleton<IGrpcAdmissionState>(provider => provider.GetRequiredService<GatewayReadiness>());
         services.AddSingleton<KServeInferenceService>();
-        services.AddSingleton<GrpcAdmissionMiddleware>();
+        services.AddGatewayGrpcService<KServeInferenceService>(GRPCInferenceService.Descriptor, KServeInferenceService.Bind);
         services.AddHostedService<GatewayLifecycle>();
     }
 
     public static void Map(WebApplication app, GatewayOptions options)
     {
-        app.UseMiddleware<GrpcAdmissionMiddleware>();
-        var services = new List<ServerServiceDefinition>
-        {
-            app.Services.GetRequiredService<KServeInferenceService>().BindService(),
-            app.Services.GetRequiredService<HealthServiceImpl>().BindService(),
-        };
-        foreach (var definition in services)
-        {
-            app.MapGrpcService(definition);
-        }
-
-        app.MapGrpcService(new ReflectionServiceImpl(app.Services).BindService());
+        app.MapGatewayGrpcStandardServices();
+        app.MapGatewayGrpcService<KServeInferenceService>();
 
         app.MapPrometheusMetrics("/metrics");
         app.MapGet("/healthz", () => Results.Text("ok\n"));

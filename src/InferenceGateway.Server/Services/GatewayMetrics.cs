@@ -1,13 +1,12 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using InferenceGateway.Grpc;
+using Grpc.Core;
 
 namespace InferenceGateway.Server.Services;
 
 /// <summary>Request-level instruments: calls and their latency by model, version, arm and gRPC status.</summary>
 public sealed class GatewayMetrics
 {
-    private static readonly string[] StatusNames = BuildStatusNames();
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
 
@@ -27,20 +26,9 @@ public sealed class GatewayMetrics
             { "model", model },
             { "version", version },
             { "arm", arm },
-            { "status", StatusNames[(int)status] },
+            { "status", Transport.GrpcServerMetrics.StatusName(status) },
         };
         _requests.Add(1, tags);
         _duration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, tags);
-    }
-
-    private static string[] BuildStatusNames()
-    {
-        var names = new string[17];
-        for (var i = 0; i < names.Length; i++)
-        {
-            names[i] = ((StatusCode)i).ToString();
-        }
-
-        return names;
     }
 }

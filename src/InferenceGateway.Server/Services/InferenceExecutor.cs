@@ -1,7 +1,7 @@
 using System.Text.Unicode;
 using InferenceGateway.Core.Batching;
 using InferenceGateway.Core.Models;
-using InferenceGateway.Grpc;
+using Grpc.Core;
 using InferenceGateway.Server.Services.Wire;
 
 namespace InferenceGateway.Server.Services;

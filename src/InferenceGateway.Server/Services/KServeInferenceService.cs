@@ -1,9 +1,10 @@
 using System.Reflection;
 using InferenceGateway.Contracts.Inference;
 using InferenceGateway.Core.Models;
-using InferenceGateway.Grpc;
+using Grpc.Core;
 using InferenceGateway.Server.Hosting;
 using InferenceGateway.Server.Services.Wire;
+using InferenceGateway.Server.Transport;
 
 namespace InferenceGateway.Server.Services;
 
@@ -11,23 +12,24 @@ namespace InferenceGateway.Server.Services;
 /// <c>inference.GRPCInferenceService</c>, the Open Inference Protocol (KServe v2): liveness, readiness, metadata
 /// and ModelInfer. An empty model version lets the gateway choose (today the latest ready version).
 /// </summary>
-public sealed class KServeInferenceService : IGrpcService
+/// <remarks>
+/// The metadata methods are the generated service's; ModelInfer is bound under the same name and wire format with the
+/// pooled codec (<see cref="ModelInferCodec"/>) instead of the generated messages (<see cref="Bind"/>).
+/// </remarks>
+public sealed class KServeInferenceService : GRPCInferenceService.GRPCInferenceServiceBase
 {
-    private const string ServiceName = "inference.GRPCInferenceService";
     private static readonly string ServerVersion = typeof(KServeInferenceService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
-    private static readonly Method<ServerLiveRequest, ServerLiveResponse> ServerLiveMethod = Unary<ServerLiveRequest, ServerLiveResponse>("ServerLive", ServerLiveRequest.Parser, ServerLiveResponse.Parser);
-    private static readonly Method<ServerReadyRequest, ServerReadyResponse> ServerReadyMethod = Unary<ServerReadyRequest, ServerReadyResponse>("ServerReady", ServerReadyRequest.Parser, ServerReadyResponse.Parser);
-    private static readonly Method<ModelReadyRequest, ModelReadyResponse> ModelReadyMethod = Unary<ModelReadyRequest, ModelReadyResponse>("ModelReady", ModelReadyRequest.Parser, ModelReadyResponse.Parser);
-    private static readonly Method<ServerMetadataRequest, ServerMetadataResponse> ServerMetadataMethod = Unary<ServerMetadataRequest, ServerMetadataResponse>("ServerMetadata", ServerMetadataRequest.Parser, ServerMetadataResponse.Parser);
-    private static readonly Method<ModelMetadataRequest, ModelMetadataResponse> ModelMetadataMethod = Unary<ModelMetadataRequest, ModelMetadataResponse>("ModelMetadata", ModelMetadataRequest.Parser, ModelMetadataResponse.Parser);
-
-    /// <summary>The ModelInfer method, for clients of this gateway.</summary>
-    public static readonly Method<ModelInferRequest, ModelInferResponse> ModelInferMethod = Unary<ModelInferRequest, ModelInferResponse>("ModelInfer", ModelInferRequest.Parser, ModelInferResponse.Parser);
+    // Responses are immutable once sent: the constant ones are shared instead of built per call.
+    private static readonly Task<ServerLiveResponse> Live = Task.FromResult(new ServerLiveResponse { Live = true });
+    private static readonly Task<ServerReadyResponse> Ready = Task.FromResult(new ServerReadyResponse { Ready = true });
+    private static readonly Task<ServerReadyResponse> NotReady = Task.FromResult(new ServerReadyResponse { Ready = false });
+    private static readonly Task<ModelReadyResponse> ModelIsReady = Task.FromResult(new ModelReadyResponse { Ready = true });
+    private static readonly Task<ModelReadyResponse> ModelIsNotReady = Task.FromResult(new ModelReadyResponse { Ready = false });
 
     // The server's own ModelInfer: same method and wire format, parsed and written by the pooled, allocation-free codec.
-    private static readonly Method<ModelInferCall, ModelInferCall> ServerModelInferMethod =
-        new(MethodType.Unary, ServiceName, "ModelInfer", ModelInferCodec.RequestMarshaller, ModelInferCodec.ResponseMarshaller);
+    internal static readonly Method<ModelInferCall, ModelInferCall> ServerModelInferMethod =
+        new(MethodType.Unary, GRPCInferenceService.Descriptor.FullName, "ModelInfer", ModelInferCodec.RequestMarshaller, ModelInferCodec.ResponseMarshaller);
 
     private readonly ModelRepository _repository;
     private readonly InferenceExecutor _executor;
@@ -41,34 +43,44 @@ public sealed class KServeInferenceService : IGrpcService
         _readiness = readiness;
     }
 
+    /// <summary>Binds the generated methods, and ModelInfer through the codec in place of the generated one.</summary>
+    internal static void Bind(GatewayServiceBinder<KServeInferenceService> binder, KServeInferenceService service)
+    {
+        GRPCInferenceService.BindService(binder.Skip(ServerModelInferMethod.Name), service);
+        binder.AddMethod(ServerModelInferMethod, service.ModelInfer);
+    }
+
     /// <inheritdoc />
-    public ServerServiceDefinition BindService() => ServerServiceDefinition.CreateBuilder()
-        .AddMethod(ServerLiveMethod, ServerLive)
-        .AddMethod(ServerReadyMethod, ServerReady)
-        .AddMethod(ModelReadyMethod, ModelReady)
-        .AddMethod(ServerMetadataMethod, ServerMetadata)
-        .AddMethod(ModelMetadataMethod, ModelMetadata)
-        .AddValueTaskMethod(ServerModelInferMethod, ModelInfer)
-        .WithDescriptor(GrpcServiceReflection.Descriptor.Services[0])
-        .Build();
+    public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) => Live;
 
-    private static Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
-        Task.FromResult(new ServerLiveResponse { Live = true });
+    /// <inheritdoc />
+    public override Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) =>
+        _readiness.IsReady ? Ready : NotReady;
 
-    private Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) =>
-        Task.FromResult(new ServerReadyResponse { Ready = _readiness.IsReady });
+    /// <inheritdoc />
+    public override Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return _repository.TryGetVersion(request.Name, request.Version, out _) ? ModelIsReady : ModelIsNotReady;
+    }
 
-    private Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context) =>
-        Task.FromResult(new ModelReadyResponse { Ready = _repository.TryGetVersion(request.Name, request.Version, out _) });
-
-    private static Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context) =>
+    /// <inheritdoc />
+    public override Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context) =>
         Task.FromResult(ServerMetadata());
 
-    private Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context) =>
-        Task.FromResult(ModelMetadata(request));
+    /// <inheritdoc />
+    public override Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Task.FromResult(ModelMetadata(request));
+    }
 
-    private ValueTask<ModelInferCall> ModelInfer(ModelInferCall call, ServerCallContext context) =>
-        _executor.InferAsync(call, context.Deadline, context.CancellationToken);
+    /// <summary>
+    /// ModelInfer on the pooled call. A call that waits for its batch completes through the call itself (a pooled
+    /// value-task source); Grpc.AspNetCore takes a <see cref="Task{TResult}"/>, so such a call costs one task.
+    /// </summary>
+    private Task<ModelInferCall> ModelInfer(ModelInferCall call, ServerCallContext context) =>
+        _executor.InferAsync(call, context.Deadline, context.CancellationToken).AsTask();
 
     private static ServerMetadataResponse ServerMetadata()
     {
@@ -115,9 +127,4 @@ public sealed class KServeInferenceService : IGrpcService
         metadata.Shape.AddRange(tensor.Dims);
         return metadata;
     }
-
-    private static Method<TRequest, TResponse> Unary<TRequest, TResponse>(string name, Google.Protobuf.MessageParser<TRequest> requestParser, Google.Protobuf.MessageParser<TResponse> responseParser)
-        where TRequest : class, Google.Protobuf.IMessage<TRequest>, Google.Protobuf.IBufferMessage
-        where TResponse : class, Google.Protobuf.IMessage<TResponse>, Google.Protobuf.IBufferMessage =>
-        new(MethodType.Unary, ServiceName, name, Marshallers.ForProtobuf(requestParser), Marshallers.ForProtobuf(responseParser));
 }

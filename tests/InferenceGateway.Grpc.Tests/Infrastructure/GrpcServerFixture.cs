@@ -1,16 +1,25 @@
 using System.Net;
-using InferenceGateway.Grpc.Health;
-using InferenceGateway.Grpc.Reflection;
+using Grpc.AspNetCore.Server;
+using Grpc.HealthCheck;
+using Grpc.Net.Client;
+using InferenceGateway.Grpc.Tests.Protos;
+using InferenceGateway.Server.Hosting;
+using InferenceGateway.Server.Transport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace InferenceGateway.Grpc.Tests.Infrastructure;
 
-/// <summary>Real Kestrel on 127.0.0.1, port 0, serving the test, health and reflection services (one per test class).</summary>
+/// <summary>
+/// Real Kestrel on 127.0.0.1, port 0, with the gateway's gRPC stack (<see cref="GatewayGrpcExtensions"/>: Grpc.AspNetCore,
+/// the gateway's marshallers and gzip provider, admission, per-call middleware, health and reflection) serving a test
+/// service (one per test class).
+/// </summary>
 public class GrpcServerFixture : IAsyncLifetime
 {
     private WebApplication? _app;
@@ -19,11 +28,16 @@ public class GrpcServerFixture : IAsyncLifetime
 
     public HealthServiceImpl Health => _app!.Services.GetRequiredService<HealthServiceImpl>();
 
+    public IServiceProvider Services => _app!.Services;
+
     public int Port { get; private set; }
 
     public string Address => $"http://127.0.0.1:{Port}";
 
-    protected virtual void ConfigureOptions(GrpcServerOptions options)
+    /// <summary>The gateway's gRPC settings for this server (limits).</summary>
+    protected virtual GrpcSettings Settings => new();
+
+    protected virtual void ConfigureOptions(GrpcServiceOptions options)
     {
     }
 
@@ -36,18 +50,21 @@ public class GrpcServerFixture : IAsyncLifetime
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenGrpc(IPAddress.Loopback, 0));
-        builder.Services.AddGrpcServer(ConfigureOptions);
-        builder.Services.AddGrpcHealth();
-        builder.Services.AddGrpcReflection();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGatewayGrpc(Settings, new RateLimitSettings());
+        builder.Services.Configure<GrpcServiceOptions>(ConfigureOptions);
+        builder.Services.AddSingleton<IGrpcAdmissionState>(new NeverStopping());
         builder.Services.AddSingleton(State);
-        builder.Services.AddSingleton<TestService>();
+        builder.Services.AddSingleton<TestServiceImpl>();
+        builder.Services.AddGatewayGrpcService<TestServiceImpl>(TestService.Descriptor, static (binder, service) => TestService.BindService(binder, service));
 
         _app = builder.Build();
         ConfigurePipeline(_app);
-        _app.MapGrpcService<TestService>();
-        _app.MapGrpcService<HealthServiceImpl>();
-        _app.MapGrpcService<ReflectionServiceImpl>();
+        _app.UseGatewayGrpcAdmission();
+        _app.UseRouting();
+        _app.UseGatewayGrpcCalls();
+        _app.MapGatewayGrpcStandardServices();
+        _app.MapGatewayGrpcService<TestServiceImpl>();
         await _app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!;
@@ -63,7 +80,7 @@ public class GrpcServerFixture : IAsyncLifetime
         }
     }
 
-    public GrpcChannel CreateChannel(GrpcChannelOptions? options = null) => GrpcChannel.ForAddress(Address, options);
+    public GrpcChannel CreateChannel(GrpcChannelOptions? options = null) => GrpcChannel.ForAddress(Address, options ?? new GrpcChannelOptions());
 
     /// <summary>A raw HTTP/2 client for protocol-level requests.</summary>
     public HttpClient CreateRawClient() => new()
@@ -73,12 +90,17 @@ public class GrpcServerFixture : IAsyncLifetime
         DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
         Timeout = TimeSpan.FromSeconds(30),
     };
+
+    private sealed class NeverStopping : IGrpcAdmissionState
+    {
+        public bool IsStopping => false;
+    }
 }
 
 /// <summary>Server with gzip response compression enabled.</summary>
 public sealed class CompressingGrpcServerFixture : GrpcServerFixture
 {
-    protected override void ConfigureOptions(GrpcServerOptions options) => options.ResponseCompressionAlgorithm = "gzip";
+    protected override void ConfigureOptions(GrpcServiceOptions options) => options.ResponseCompressionAlgorithm = "gzip";
 }
 
 public static class TestTimeouts

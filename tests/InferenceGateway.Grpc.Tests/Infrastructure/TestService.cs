@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
+using Google.Protobuf;
+using Grpc.AspNetCore.Server;
 using InferenceGateway.Grpc.Tests.Protos;
 
 namespace InferenceGateway.Grpc.Tests.Infrastructure;
@@ -10,10 +11,7 @@ public sealed class TestServiceState
     private readonly ConcurrentDictionary<string, TaskCompletionSource<DateTime>> _started = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource<DateTime>> _tokenFired = new();
 
-    /// <summary>
-    /// Set when the handler starts, to the call's deadline as the handler saw it (the context itself is reused after
-    /// the call, so tests must not keep it).
-    /// </summary>
+    /// <summary>Set when the handler starts, to the call's deadline as the handler saw it.</summary>
     public TaskCompletionSource<DateTime> Started(string key) =>
         _started.GetOrAdd(key, _ => new TaskCompletionSource<DateTime>(TaskCreationOptions.RunContinuationsAsynchronously));
 
@@ -21,41 +19,30 @@ public sealed class TestServiceState
         _tokenFired.GetOrAdd(key, _ => new TaskCompletionSource<DateTime>(TaskCreationOptions.RunContinuationsAsynchronously));
 }
 
-public sealed class TestService : IGrpcService
+/// <summary>Client-side descriptions of the test service's methods.</summary>
+public static class TestMethods
 {
-    public const string Name = "igtest.v1.TestService";
+    public const string ServiceName = "igtest.v1.TestService";
 
-    private static readonly Marshaller<EchoRequest> RequestMarshaller = Marshallers.ForProtobuf(EchoRequest.Parser);
-    private static readonly Marshaller<EchoReply> ReplyMarshaller = Marshallers.ForProtobuf(EchoReply.Parser);
+    private static readonly Marshaller<EchoRequest> RequestMarshaller = Marshallers.Create(static (EchoRequest m) => m.ToByteArray(), EchoRequest.Parser.ParseFrom);
+    private static readonly Marshaller<EchoReply> ReplyMarshaller = Marshallers.Create(static (EchoReply m) => m.ToByteArray(), EchoReply.Parser.ParseFrom);
 
-    public static readonly Method<EchoRequest, EchoReply> Echo = new(MethodType.Unary, Name, "Echo", RequestMarshaller, ReplyMarshaller);
-    public static readonly Method<EchoRequest, EchoReply> ServerStream = new(MethodType.ServerStreaming, Name, "ServerStream", RequestMarshaller, ReplyMarshaller);
-    public static readonly Method<EchoRequest, EchoReply> ClientStream = new(MethodType.ClientStreaming, Name, "ClientStream", RequestMarshaller, ReplyMarshaller);
-    public static readonly Method<EchoRequest, EchoReply> Duplex = new(MethodType.DuplexStreaming, Name, "Duplex", RequestMarshaller, ReplyMarshaller);
-    public static readonly Method<EchoRequest, EchoReply> Wait = new(MethodType.Unary, Name, "Wait", RequestMarshaller, ReplyMarshaller);
-    public static readonly Method<EchoRequest, EchoReply> Throw = new(MethodType.Unary, Name, "Throw", RequestMarshaller, ReplyMarshaller);
-    public static readonly Method<EchoRequest, EchoReply> ValueTaskEcho = new(MethodType.Unary, Name, "ValueTaskEcho", RequestMarshaller, ReplyMarshaller);
+    public static readonly Method<EchoRequest, EchoReply> Echo = new(MethodType.Unary, ServiceName, "Echo", RequestMarshaller, ReplyMarshaller);
+    public static readonly Method<EchoRequest, EchoReply> ServerStream = new(MethodType.ServerStreaming, ServiceName, "ServerStream", RequestMarshaller, ReplyMarshaller);
+    public static readonly Method<EchoRequest, EchoReply> ClientStream = new(MethodType.ClientStreaming, ServiceName, "ClientStream", RequestMarshaller, ReplyMarshaller);
+    public static readonly Method<EchoRequest, EchoReply> Duplex = new(MethodType.DuplexStreaming, ServiceName, "Duplex", RequestMarshaller, ReplyMarshaller);
+    public static readonly Method<EchoRequest, EchoReply> Wait = new(MethodType.Unary, ServiceName, "Wait", RequestMarshaller, ReplyMarshaller);
+    public static readonly Method<EchoRequest, EchoReply> Throw = new(MethodType.Unary, ServiceName, "Throw", RequestMarshaller, ReplyMarshaller);
+    public static readonly Method<EchoRequest, EchoReply> AsyncEcho = new(MethodType.Unary, ServiceName, "AsyncEcho", RequestMarshaller, ReplyMarshaller);
+}
 
-    private readonly TestServiceState _state;
-
-    public TestService(TestServiceState state) => _state = state;
-
-    public ServerServiceDefinition BindService() =>
-        ServerServiceDefinition.CreateBuilder()
-            .AddMethod(Echo, EchoAsync)
-            .AddMethod(ServerStream, ServerStreamAsync)
-            .AddMethod(ClientStream, ClientStreamAsync)
-            .AddMethod(Duplex, DuplexAsync)
-            .AddMethod(Wait, WaitAsync)
-            .AddMethod(Throw, ThrowAsync)
-            .AddValueTaskMethod(ValueTaskEcho, ValueTaskEchoAsync)
-            .WithDescriptor(GrpcTestReflection.Descriptor.Services[0])
-            .Build();
-
+/// <summary>The test service, on the generated service base.</summary>
+public sealed class TestServiceImpl(TestServiceState state) : TestService.TestServiceBase
+{
     private static string RequestEncoding(ServerCallContext context) =>
         context.GetHttpContext().Request.Headers["grpc-encoding"].ToString();
 
-    private static Task<EchoReply> EchoAsync(EchoRequest request, ServerCallContext context)
+    public override Task<EchoReply> Echo(EchoRequest request, ServerCallContext context)
     {
         if (context.RequestHeaders.GetValue("x-trailer") is { } trailer)
         {
@@ -65,54 +52,53 @@ public sealed class TestService : IGrpcService
         return Task.FromResult(new EchoReply { Text = request.Text, Payload = request.Payload, RequestEncoding = RequestEncoding(context) });
     }
 
-    private static async Task ServerStreamAsync(EchoRequest request, IServerStreamWriter<EchoReply> stream, ServerCallContext context)
+    public override async Task ServerStream(EchoRequest request, IServerStreamWriter<EchoReply> responseStream, ServerCallContext context)
     {
         for (var i = 0; i < request.Count; i++)
         {
-            await stream.WriteAsync(new EchoReply { Text = request.Text, Index = i });
+            await responseStream.WriteAsync(new EchoReply { Text = request.Text, Index = i });
         }
     }
 
-    private static async Task<EchoReply> ClientStreamAsync(IAsyncStreamReader<EchoRequest> requests, ServerCallContext context)
+    public override async Task<EchoReply> ClientStream(IAsyncStreamReader<EchoRequest> requestStream, ServerCallContext context)
     {
         var count = 0;
         var text = new System.Text.StringBuilder();
-        while (await requests.MoveNext(context.CancellationToken))
+        while (await requestStream.MoveNext(context.CancellationToken))
         {
             count++;
-            text.Append(requests.Current.Text);
+            text.Append(requestStream.Current.Text);
         }
 
         return new EchoReply { Text = text.ToString(), Index = count, RequestEncoding = RequestEncoding(context) };
     }
 
-    private static async Task DuplexAsync(IAsyncStreamReader<EchoRequest> requests, IServerStreamWriter<EchoReply> responses, ServerCallContext context)
+    public override async Task Duplex(IAsyncStreamReader<EchoRequest> requestStream, IServerStreamWriter<EchoReply> responseStream, ServerCallContext context)
     {
         var index = 0;
-        while (await requests.MoveNext(context.CancellationToken))
+        while (await requestStream.MoveNext(context.CancellationToken))
         {
-            await responses.WriteAsync(new EchoReply { Text = requests.Current.Text.ToUpperInvariant(), Index = index++ });
+            await responseStream.WriteAsync(new EchoReply { Text = requestStream.Current.Text.ToUpperInvariant(), Index = index++ });
         }
     }
 
-    private async Task<EchoReply> WaitAsync(EchoRequest request, ServerCallContext context)
+    public override async Task<EchoReply> Wait(EchoRequest request, ServerCallContext context)
     {
-        _state.Started(request.Text).TrySetResult(context.Deadline);
+        state.Started(request.Text).TrySetResult(context.Deadline);
         try
         {
             await Task.Delay(Timeout.Infinite, context.CancellationToken);
         }
         catch (OperationCanceledException)
         {
-            _state.TokenFired(request.Text).TrySetResult(DateTime.UtcNow);
+            state.TokenFired(request.Text).TrySetResult(DateTime.UtcNow);
             throw;
         }
 
         return new EchoReply();
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<EchoReply> ValueTaskEchoAsync(EchoRequest request, ServerCallContext context)
+    public override async Task<EchoReply> AsyncEcho(EchoRequest request, ServerCallContext context)
     {
         if (request.Count > 0)
         {
@@ -132,7 +118,7 @@ public sealed class TestService : IGrpcService
         return new EchoReply { Text = request.Text };
     }
 
-    private static Task<EchoReply> ThrowAsync(EchoRequest request, ServerCallContext context)
+    public override Task<EchoReply> Throw(EchoRequest request, ServerCallContext context)
     {
         if (request.Text == "rpc")
         {

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 using InferenceGateway.Core.Models;
-using InferenceGateway.Grpc;
+using Grpc.Core;
 
 namespace InferenceGateway.Server.Services.Wire;
 
@@ -49,12 +49,12 @@ internal static class ModelInferCodec
     private static ReadOnlySpan<byte> BinaryDataKey => "binary_data"u8;
 
     /// <summary>Server-side request marshaller: parses into a pooled call; serializes a call by its request bytes.</summary>
-    public static Marshaller<ModelInferCall> RequestMarshaller { get; } = new(
+    public static Marshaller<ModelInferCall> RequestMarshaller { get; } = Marshallers.Create<ModelInferCall>(
         static (call, context) => context.Complete(call.PayloadSpan.ToArray()),
         static context => Parse(context.PayloadAsReadOnlySequence()));
 
     /// <summary>Server-side response marshaller: writes the call's response, then returns the call to its pool.</summary>
-    public static Marshaller<ModelInferCall> ResponseMarshaller { get; } = new(
+    public static Marshaller<ModelInferCall> ResponseMarshaller { get; } = Marshallers.Create<ModelInferCall>(
         static (call, context) =>
         {
             try

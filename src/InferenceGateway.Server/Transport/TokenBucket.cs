@@ -1,4 +1,4 @@
-namespace InferenceGateway.Server.Hosting;
+namespace InferenceGateway.Server.Transport;
 
 /// <summary>
 /// A token bucket refilled from the clock on each call: it admits <c>burst</c> calls at once and <c>permitsPerSecond</c>

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
 
-namespace InferenceGateway.Grpc.Internal;
+namespace InferenceGateway.Server.Transport;
 
 /// <summary>
 /// Ends a call answered before its request body was read to the end (a refused or failed call) so that HTTP/2 can
