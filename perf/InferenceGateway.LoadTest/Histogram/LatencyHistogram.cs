@@ -1,33 +1,33 @@
-using System.Numerics;
+using HdrHistogram;
 
 namespace InferenceGateway.LoadTest.Histogram;
 
 /// <summary>
-/// A high-dynamic-range histogram of non-negative integer values (the load tool records nanoseconds).
-/// Log-linear buckets: each power-of-two range is split into a fixed number of linear sub-buckets, so
-/// every recorded value keeps <see cref="SignificantDigits"/> decimal digits of precision across the whole
-/// trackable range (HdrHistogram's layout). Recording is O(1) and allocation-free; the atomic variant
-/// lets many threads share one instance without locks.
+/// The load tool's latency histogram (nanoseconds): a thin wrapper over HdrHistogram.NET's concurrent histogram that
+/// adds what the reports need beyond it: values below 0 or above the trackable range are clamped instead of throwing,
+/// the minimum, maximum and mean are exact (HdrHistogram's are bucket-rounded), and a percentile is never reported
+/// outside the recorded [min, max]. Recording is allocation-free and safe from many threads.
 /// </summary>
+/// <remarks>
+/// HdrHistogram.NET 2.5.0 computes a bucket's width as a 32-bit shift (<c>1 &lt;&lt; (bucket + 1)</c>), which wraps for
+/// buckets from 2^31 units wide: at 3 significant digits, values of 2^40 ns (18.3 minutes) and above get wrong
+/// equivalent values and percentiles. The range is therefore capped below that (<see cref="MaxSafeValue"/>), and the
+/// default range is 15 minutes, far above any call deadline the tool sets.
+/// </remarks>
 public sealed class LatencyHistogram
 {
-    /// <summary>One hour in nanoseconds: the default highest trackable latency.</summary>
-    public const long OneHourNanos = 3_600_000_000_000L;
+    /// <summary>Fifteen minutes in nanoseconds: the default highest trackable latency.</summary>
+    public const long FifteenMinutesNanos = 15 * 60 * 1_000_000_000L;
 
-    private readonly int _subBucketHalfCountMagnitude;
-    private readonly int _subBucketHalfCount;
-    private readonly long _subBucketMask;
-    private readonly int _leadingZeroCountBase;
-    private readonly long[] _counts;
-
+    private readonly LongConcurrentHistogram _counts;
     private long _totalCount;
     private long _sum;
     private long _min = long.MaxValue;
     private long _max;
 
-    /// <summary>Creates a histogram for latencies in nanoseconds: 1 ns .. 1 h, 3 significant digits.</summary>
+    /// <summary>Creates a histogram for latencies in nanoseconds: 1 ns .. 15 min, 3 significant digits.</summary>
     public LatencyHistogram()
-        : this(OneHourNanos, 3)
+        : this(FifteenMinutesNanos, 3)
     {
     }
 
@@ -39,35 +39,20 @@ public sealed class LatencyHistogram
         ArgumentOutOfRangeException.ThrowIfLessThan(highestTrackableValue, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(significantDigits, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(significantDigits, 5);
-
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(highestTrackableValue, MaxSafeValue(significantDigits));
         HighestTrackableValue = highestTrackableValue;
         SignificantDigits = significantDigits;
+        _counts = new LongConcurrentHistogram(1, highestTrackableValue, significantDigits);
+    }
 
-        // Enough linear sub-buckets that adjacent ones differ by less than one unit in the last kept digit.
-        long largestSingleUnitResolution = 2 * (long)Math.Pow(10, significantDigits);
-        int subBucketCountMagnitude = (int)Math.Ceiling(Math.Log2(largestSingleUnitResolution));
-        _subBucketHalfCountMagnitude = subBucketCountMagnitude - 1;
-        int subBucketCount = 1 << subBucketCountMagnitude;
-        _subBucketHalfCount = subBucketCount / 2;
-        _subBucketMask = subBucketCount - 1;
-        _leadingZeroCountBase = 64 - _subBucketHalfCountMagnitude - 1;
-
-        // Bucket 0 covers [0, subBucketCount); each further bucket doubles the range with half the sub-buckets.
-        int bucketCount = 1;
-        long smallestUntrackable = subBucketCount;
-        while (smallestUntrackable <= highestTrackableValue)
-        {
-            if (smallestUntrackable > long.MaxValue / 2)
-            {
-                bucketCount++;
-                break;
-            }
-
-            smallestUntrackable <<= 1;
-            bucketCount++;
-        }
-
-        _counts = new long[(bucketCount + 1) * _subBucketHalfCount];
+    /// <summary>
+    /// Largest value whose bucket width HdrHistogram.NET computes without overflow at this precision: the bucket index
+    /// plus one must stay below 31, and a value's bucket index is its bit length minus the sub-bucket magnitude.
+    /// </summary>
+    public static long MaxSafeValue(int significantDigits)
+    {
+        var subBucketMagnitude = (int)Math.Ceiling(Math.Log2(2 * Math.Pow(10, significantDigits)));
+        return (1L << (subBucketMagnitude + 29)) - 1;
     }
 
     /// <summary>Largest value that is recorded without clamping.</summary>
@@ -95,50 +80,29 @@ public sealed class LatencyHistogram
         }
     }
 
-    /// <summary>Records one value. Not thread-safe: use one instance per writer, or <see cref="RecordValueAtomic"/>.</summary>
-    public void RecordValue(long value)
-    {
-        value = Clamp(value);
-        _counts[CountsIndex(value)]++;
-        _totalCount++;
-        _sum += value;
-        if (value < _min)
-        {
-            _min = value;
-        }
-
-        if (value > _max)
-        {
-            _max = value;
-        }
-    }
+    /// <summary>Records one value (thread-safe, like <see cref="RecordValueAtomic"/>).</summary>
+    public void RecordValue(long value) => RecordValueAtomic(value);
 
     /// <summary>Records one value with interlocked operations, so concurrent writers need no lock.</summary>
     public void RecordValueAtomic(long value)
     {
         value = Clamp(value);
-        Interlocked.Increment(ref _counts[CountsIndex(value)]);
+        _counts.RecordValue(value);
         Interlocked.Add(ref _sum, value);
-        UpdateMin(value);
-        UpdateMax(value);
+        AtomicMin(ref _min, value);
+        AtomicMax(ref _max, value);
 
-        // Last, so a reader that sees the count also sees the bucket (progress lines only; results merge after the run).
+        // Last, so a reader that sees the count also sees the value (progress lines only; results merge after the run).
         Interlocked.Increment(ref _totalCount);
     }
 
-    /// <summary>Adds every count of <paramref name="other"/> to this histogram. Both must share the same layout.</summary>
+    /// <summary>Adds every count of <paramref name="other"/> to this histogram. Both must share the same range and precision.</summary>
     public void Add(LatencyHistogram other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        if (other._counts.Length != _counts.Length || other._subBucketHalfCount != _subBucketHalfCount)
+        if (other.HighestTrackableValue != HighestTrackableValue || other.SignificantDigits != SignificantDigits)
         {
             throw new ArgumentException("Histograms must have the same range and precision to be merged.", nameof(other));
-        }
-
-        long[] src = other._counts;
-        for (int i = 0; i < src.Length; i++)
-        {
-            _counts[i] += src[i];
         }
 
         long otherCount = other.TotalCount;
@@ -147,16 +111,17 @@ public sealed class LatencyHistogram
             return;
         }
 
-        _totalCount += otherCount;
-        _sum += other._sum;
-        _min = Math.Min(_min, other._min);
-        _max = Math.Max(_max, other._max);
+        _counts.Add(other._counts);
+        Interlocked.Add(ref _sum, Volatile.Read(ref other._sum));
+        AtomicMin(ref _min, Volatile.Read(ref other._min));
+        AtomicMax(ref _max, Volatile.Read(ref other._max));
+        Interlocked.Add(ref _totalCount, otherCount);
     }
 
-    /// <summary>Clears every count.</summary>
+    /// <summary>Clears every count. Not safe while other threads record.</summary>
     public void Reset()
     {
-        Array.Clear(_counts);
+        _counts.Reset();
         _totalCount = 0;
         _sum = 0;
         _min = long.MaxValue;
@@ -164,104 +129,50 @@ public sealed class LatencyHistogram
     }
 
     /// <summary>
-    /// The value at <paramref name="percentile"/> (0..100): the smallest recorded value's bucket such that at
-    /// least that share of values is at or below it, reported as the bucket's highest equivalent value and never
-    /// above the exact maximum. Relative error is below 10^-SignificantDigits.
+    /// The value at <paramref name="percentile"/> (0..100): HdrHistogram's answer (the highest value equivalent to
+    /// the bucket that holds that rank), kept within the exact [min, max]. Relative error is below 10^-SignificantDigits.
     /// </summary>
     public long GetValueAtPercentile(double percentile)
     {
-        long total = TotalCount;
-        if (total == 0)
+        if (TotalCount == 0)
         {
             return 0;
         }
 
         percentile = Math.Clamp(percentile, 0, 100);
-        // The epsilon keeps 99.9 % of 100000 at rank 99900 despite binary floating point (99900.00000000001).
-        long target = Math.Max(1, (long)Math.Ceiling((percentile / 100.0 * total) - 1e-7));
-        if (target >= total)
-        {
-            return Max;
-        }
-
-        long cumulative = 0;
-        for (int i = 0; i < _counts.Length; i++)
-        {
-            cumulative += _counts[i];
-            if (cumulative >= target)
-            {
-                long value = HighestEquivalentValue(ValueFromIndex(i));
-                return Math.Min(Math.Max(value, Min), Max);
-            }
-        }
-
-        return Max;
+        return Math.Min(Math.Max(_counts.GetValueAtPercentile(percentile), Min), Max);
     }
 
     /// <summary>Number of recorded values whose bucket lies at or above <paramref name="value"/>'s bucket.</summary>
     public long CountAtOrAbove(long value)
     {
+        long from = LowestEquivalentValue(Clamp(value));
         long n = 0;
-        for (int i = CountsIndex(Clamp(value)); i < _counts.Length; i++)
+        foreach (var recorded in _counts.RecordedValues())
         {
-            n += _counts[i];
+            if (recorded.ValueIteratedTo >= from)
+            {
+                n += recorded.CountAtValueIteratedTo;
+            }
         }
 
         return n;
     }
 
     /// <summary>Smallest value that shares <paramref name="value"/>'s bucket.</summary>
-    public long LowestEquivalentValue(long value)
-    {
-        int bucketIndex = BucketIndex(value);
-        int subBucketIndex = SubBucketIndex(value, bucketIndex);
-        return (long)subBucketIndex << bucketIndex;
-    }
+    public long LowestEquivalentValue(long value) => _counts.LowestEquivalentValue(value);
 
     /// <summary>Largest value that shares <paramref name="value"/>'s bucket.</summary>
-    public long HighestEquivalentValue(long value)
-    {
-        int bucketIndex = BucketIndex(value);
-        int subBucketIndex = SubBucketIndex(value, bucketIndex);
-        long size = 1L << (subBucketIndex >= 2 * _subBucketHalfCount ? bucketIndex + 1 : bucketIndex);
-        return LowestEquivalentValue(value) + size - 1;
-    }
+    public long HighestEquivalentValue(long value) => _counts.HighestEquivalentValue(value);
 
     private long Clamp(long value) => value < 0 ? 0 : Math.Min(value, HighestTrackableValue);
 
-    private int BucketIndex(long value) =>
-        _leadingZeroCountBase - BitOperations.LeadingZeroCount((ulong)(value | _subBucketMask));
-
-    private static int SubBucketIndex(long value, int bucketIndex) => (int)(value >> bucketIndex);
-
-    private int CountsIndex(long value)
+    private static void AtomicMin(ref long location, long value)
     {
-        int bucketIndex = BucketIndex(value);
-        int subBucketIndex = SubBucketIndex(value, bucketIndex);
-
-        // Buckets above 0 only use their upper half of sub-buckets (the lower half overlaps the previous bucket).
-        return ((bucketIndex + 1) << _subBucketHalfCountMagnitude) + (subBucketIndex - _subBucketHalfCount);
-    }
-
-    private long ValueFromIndex(int index)
-    {
-        int bucketIndex = (index >> _subBucketHalfCountMagnitude) - 1;
-        int subBucketIndex = (index & (_subBucketHalfCount - 1)) + _subBucketHalfCount;
-        if (bucketIndex < 0)
-        {
-            subBucketIndex -= _subBucketHalfCount;
-            bucketIndex = 0;
-        }
-
-        return (long)subBucketIndex << bucketIndex;
-    }
-
-    private void UpdateMin(long value)
-    {
-        long current = Volatile.Read(ref _min);
+        long current = Volatile.Read(ref location);
         while (value < current)
         {
-            long seen = Interlocked.CompareExchange(ref _min, value, current);
+            long seen = Interlocked.CompareExchange(ref location, value, current);
             if (seen == current)
             {
                 return;
@@ -270,8 +181,6 @@ public sealed class LatencyHistogram
             current = seen;
         }
     }
-
-    private void UpdateMax(long value) => AtomicMax(ref _max, value);
 
     /// <summary>Raises <paramref name="location"/> to <paramref name="value"/> if it is lower, atomically.</summary>
     internal static void AtomicMax(ref long location, long value)
