@@ -60,6 +60,23 @@ public sealed class MetricsTests(GatewayFixture gateway) : IClassFixture<Gateway
             Assert.True(buckets[i].Le > buckets[i - 1].Le && buckets[i].Count >= buckets[i - 1].Count, "buckets must be ascending and cumulative");
         }
 
+        // Every gRPC call by method and status: the ModelInfer calls above, and one call to a method nobody serves.
+        var grpcCalls = scrape.Family("gateway_grpc_server_calls_total");
+        Assert.Equal("counter", grpcCalls.Type);
+        var inferCalls = scrape.Value("gateway_grpc_server_calls_total", ("method", "/inference.GRPCInferenceService/ModelInfer"), ("status", "OK"));
+        Assert.True(inferCalls >= sent, $"gateway_grpc_server_calls_total for ModelInfer {inferCalls} < {sent} calls made");
+        Assert.Equal("histogram", scrape.Family("gateway_grpc_server_call_duration_seconds").Type);
+        using (var raw = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gateway.GrpcPort}"), DefaultRequestVersion = System.Net.HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact })
+        {
+            using var missing = await InferenceGateway.Grpc.Tests.Infrastructure.RawGrpc.PostAsync(raw, "/no.Such/Method", InferenceGateway.Grpc.Tests.Infrastructure.RawGrpc.Frame([])).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal("12", InferenceGateway.Grpc.Tests.Infrastructure.RawGrpc.GrpcStatus(missing));
+        }
+
+        using var afterMissing = await gateway.Admin.GetAsync("/metrics");
+        var unknown = PrometheusTextParser.Parse(await afterMissing.Content.ReadAsStringAsync())
+            .Value("gateway_grpc_server_calls_total", ("method", "_unknown"), ("status", "Unimplemented"));
+        Assert.True(unknown >= 1, "the call to an unknown method was not counted under _unknown");
+
         Assert.True(scrape.HasFamily("process_resident_memory_bytes"));
         // Counters never go backwards between scrapes taken during the load.
         var series = scrapes.Select(s => s.HasFamily("gateway_requests_total") ? s.Value("gateway_requests_total", ("arm", ""), ("model", "fraud"), ("status", "OK"), ("version", "1")) : 0).ToArray();
