@@ -30,8 +30,10 @@ public static class GatewayGrpcExtensions
         });
         services.AddSingleton<GrpcServerMetrics>();
         services.AddSingleton(provider => new GrpcCallMiddleware(provider.GetRequiredService<GrpcServerMetrics>(), settings));
+        services.AddSingleton(provider => new GrpcEndpointIndex(provider.GetRequiredService<EndpointDataSource>()));
         services.AddSingleton(provider => new GrpcAdmissionMiddleware(
-            provider.GetRequiredService<IGrpcAdmissionState>(), rateLimit, provider.GetService<TimeProvider>() ?? TimeProvider.System, provider.GetRequiredService<GrpcServerMetrics>()));
+            provider.GetRequiredService<IGrpcAdmissionState>(), rateLimit, provider.GetService<TimeProvider>() ?? TimeProvider.System,
+            provider.GetRequiredService<GrpcServerMetrics>(), provider.GetRequiredService<GrpcEndpointIndex>()));
 
         services.AddSingleton(_ =>
         {

@@ -15,7 +15,8 @@ public interface IGrpcAdmissionState
 /// The front door for gRPC calls, first in the pipeline (before routing; Grpc.AspNetCore's interceptors would run only
 /// after the request message was read): while the gateway shuts down new calls get UNAVAILABLE (clients retry
 /// elsewhere), beyond the configured request rate RESOURCE_EXHAUSTED, both as trailers-only responses before any work
-/// is done. What happens to admitted calls after routing is <see cref="GrpcCallMiddleware"/>'s.
+/// is done. An admitted call to a mapped method gets its endpoint here, without endpoint routing
+/// (<see cref="GrpcEndpointIndex"/>); what happens around the call is <see cref="GrpcCallMiddleware"/>'s.
 /// </summary>
 internal sealed class GrpcAdmissionMiddleware
 {
@@ -25,12 +26,14 @@ internal sealed class GrpcAdmissionMiddleware
 
     private readonly IGrpcAdmissionState _state;
     private readonly GrpcServerMetrics _metrics;
+    private readonly GrpcEndpointIndex _endpoints;
     private readonly TokenBucket? _limiter;
 
-    public GrpcAdmissionMiddleware(IGrpcAdmissionState state, RateLimitSettings rateLimit, TimeProvider time, GrpcServerMetrics metrics)
+    public GrpcAdmissionMiddleware(IGrpcAdmissionState state, RateLimitSettings rateLimit, TimeProvider time, GrpcServerMetrics metrics, GrpcEndpointIndex endpoints)
     {
         _state = state;
         _metrics = metrics;
+        _endpoints = endpoints;
         if (rateLimit.PermitsPerSecond > 0)
         {
             _limiter = new TokenBucket(rateLimit.PermitsPerSecond, Math.Max(rateLimit.Burst, 1), time);
@@ -55,6 +58,12 @@ internal sealed class GrpcAdmissionMiddleware
         if (_limiter is not null && !_limiter.TryTake())
         {
             return Refuse(context, StatusCode.ResourceExhausted, "request rate limit exceeded", start);
+        }
+
+        // A call to a mapped method gets its endpoint here, so that routing skips matching (GrpcEndpointIndex).
+        if (_endpoints.Find(context.Request) is { } endpoint)
+        {
+            context.SetEndpoint(endpoint);
         }
 
         return next(context);
