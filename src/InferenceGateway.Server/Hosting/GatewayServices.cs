@@ -7,7 +7,6 @@ using InferenceGateway.Grpc.Reflection;
 using InferenceGateway.Observability;
 using InferenceGateway.Observability.Otlp;
 using InferenceGateway.OnnxRuntime;
-using InferenceGateway.Server.Models;
 using InferenceGateway.Server.Services;
 
 namespace InferenceGateway.Server.Hosting;
@@ -30,9 +29,7 @@ internal static partial class GatewayServices
             grpc.EnableDetailedErrors = options.Grpc.EnableDetailedErrors;
         });
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(provider => OnnxRuntimeEnvironment.Create(new OrtOptions { LibraryPath = string.IsNullOrEmpty(options.OnnxRuntime.LibraryPath) ? null : options.OnnxRuntime.LibraryPath }));
         services.AddSingleton<IModelBackend>(provider => new OnnxModelBackend(
-            provider.GetRequiredService<OnnxRuntimeEnvironment>(),
             ToSessionConfig(options.OnnxRuntime),
             options.Models,
             provider.GetRequiredService<ILoggerFactory>()));
