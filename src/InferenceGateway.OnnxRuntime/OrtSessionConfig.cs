@@ -67,6 +67,6 @@ public enum ExecutionProvider
 {
     /// <summary>ORT's built-in CPU provider.</summary>
     Cpu = 0,
-    /// <summary>NVIDIA CUDA (needs a build with <c>-p:OrtFlavor=Gpu</c>, CUDA 12 and cuDNN 9 on the host, and a device).</summary>
+    /// <summary>NVIDIA CUDA (needs a build with <c>-p:OrtFlavor=Gpu</c>, CUDA 13 and cuDNN 9 on the host, and a device).</summary>
     Cuda = 1,
 }
