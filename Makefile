@@ -8,42 +8,43 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all deps ort models build run test fuzz bench soak clean
+.PHONY: all deps models build run test fuzz bench soak clean
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh
 
-ort:
-	@bash scripts/fetch-ort.sh
-
 # Small models are committed; bench_mlp (20 MB) is generated, seeded, identical every time.
 models: deps
 	@$(PY) models/generate.py --only-missing
 
-build: ort
-	$(DOTNET) build InferenceGateway.sln -c $(CONFIG) -nologo -v q
+# ONNX Runtime comes from NuGet with the build: Microsoft.ML.OnnxRuntime, or with ORT_FLAVOR=Gpu (`make build
+# ORT_FLAVOR=Gpu`) Microsoft.ML.OnnxRuntime.Gpu.Linux, the CUDA build.
+ORT_FLAVOR ?= Cpu
 
-run: deps ort models
-	$(DOTNET) run --project src/InferenceGateway.Server -c $(CONFIG) -- $(ARGS)
+build:
+	$(DOTNET) build InferenceGateway.sln -c $(CONFIG) -nologo -v q -p:OrtFlavor=$(ORT_FLAVOR)
 
-test: deps ort models build
+run: deps models
+	$(DOTNET) run --project src/InferenceGateway.Server -c $(CONFIG) --property:OrtFlavor=$(ORT_FLAVOR) -- $(ARGS)
+
+test: deps models build
 	bash scripts/test.sh $(CONFIG)
 
 # Wire-level fuzzing of the gRPC front end for FUZZ_SECONDS (default 300) with a fresh seed (or FUZZ_SEED to replay);
 # `make test` runs the same test on a fixed seed for 3,000 cases.
-fuzz: deps ort models build
+fuzz: deps models build
 	IG_FUZZ_SECONDS=$${FUZZ_SECONDS:-300} IG_FUZZ_SEED=$${FUZZ_SEED:-$$((RANDOM * 32768 + RANDOM))} \
 	  $(DOTNET) test tests/InferenceGateway.Server.Tests -c $(CONFIG) --no-build --nologo \
 	  --filter "FullyQualifiedName~WireFuzzTests" --logger "console;verbosity=detailed"
 
-bench: deps ort models build
+bench: deps models build
 	bash perf/run-suite.sh
 
 # The gateway under steady mixed load for SOAK_SECONDS (default 600); fails on any failed call or on memory, threads
 # or file descriptors still growing in the last third of the run (perf/soak.sh).
-soak: deps ort models build
+soak: deps models build
 	CONFIG=$(CONFIG) bash perf/soak.sh
 
 clean:

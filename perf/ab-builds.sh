@@ -15,8 +15,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 [ $# -eq 2 ] || { sed -n 2,13p "$0"; exit 2; }
 declare -A dll=([before]="$1" [after]="$2")
-# A build in a worktree has no ONNX Runtime of its own: both use this checkout's (scripts/fetch-ort.sh).
-export ORT_LIBRARY_PATH="${ORT_LIBRARY_PATH:-$root/.cache/ort/libonnxruntime.so.1}"
+# ONNX Runtime comes with each build (its NuGet package, next to the dll). A build from before that (d7e5ace and older)
+# loads the library its own checkout fetched into .cache/ort, or ORT_LIBRARY_PATH: export it for such a "before" build
+# whose worktree has no .cache (newer builds ignore the variable, with a warning in their log).
 rounds="${ROUNDS:-3}" requests="${REQUESTS:-200000}"
 results="$root/perf/results"
 out="${OUT:-/tmp/ab-builds}"

@@ -1,6 +1,6 @@
 namespace InferenceGateway.OnnxRuntime;
 
-/// <summary>How to build one <see cref="InferenceSession"/>.</summary>
+/// <summary>How to build one <see cref="OnnxSession"/>: the settings that map onto ONNX Runtime's <c>SessionOptions</c>.</summary>
 public sealed record OrtSessionConfig
 {
     /// <summary>Default settings: CPU, all graph optimizations, ORT's default thread counts.</summary>
@@ -62,11 +62,11 @@ public enum GraphOptimizationLevel
     All = 99,
 }
 
-/// <summary>Execution providers this binding can request.</summary>
+/// <summary>Execution providers the gateway can request.</summary>
 public enum ExecutionProvider
 {
     /// <summary>ORT's built-in CPU provider.</summary>
     Cpu = 0,
-    /// <summary>NVIDIA CUDA (needs the GPU build of ORT and its CUDA provider library).</summary>
+    /// <summary>NVIDIA CUDA (needs a build with <c>-p:OrtFlavor=Gpu</c>, CUDA 13 and cuDNN 9 on the host, and a device).</summary>
     Cuda = 1,
 }

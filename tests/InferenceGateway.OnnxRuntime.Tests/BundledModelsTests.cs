@@ -1,11 +1,13 @@
 using System.Text.Json;
+using Microsoft.ML.OnnxRuntime;
 
 namespace InferenceGateway.OnnxRuntime.Tests;
 
 /// <summary>
 /// Runs the repository's bundled models on their <c>test_data.json</c> (inputs and expected outputs computed
-/// independently with numpy) and compares within 1e-4 absolute. A missing models folder or file fails: these models
-/// ship with the product, so their absence is a broken checkout, not a reason to skip.
+/// independently with numpy) and compares within 1e-4 absolute, through ONNX Runtime's own Run with named values.
+/// A missing models folder or file fails: these models ship with the product, so their absence is a broken checkout,
+/// not a reason to skip.
 /// </summary>
 public class BundledModelsTests
 {
@@ -17,37 +19,36 @@ public class BundledModelsTests
     [InlineData("bench_mlp", "1")]
     public void Run_BundledModel_MatchesNumpyReference(string model, string version)
     {
-        var folder = Path.Combine(FindRepositoryRoot(), "models", model, version);
+        var folder = Path.Combine(TestModels.RepositoryRoot(), "models", model, version);
         var modelPath = Path.Combine(folder, "model.onnx");
         var dataPath = Path.Combine(folder, "test_data.json");
         Assert.True(File.Exists(modelPath), $"Bundled model missing: {modelPath} (run `make models`).");
         Assert.True(File.Exists(dataPath), $"Reference data missing: {dataPath}.");
 
         using var json = JsonDocument.Parse(File.ReadAllBytes(dataPath));
-        using var session = InferenceSession.Create(TestModels.Env, modelPath, TestModels.Config);
+        using var session = OnnxSession.Create(modelPath, TestModels.Config);
 
         var inputSpecs = json.RootElement.GetProperty("inputs").EnumerateObject().ToArray();
         var outputSpecs = json.RootElement.GetProperty("outputs").EnumerateObject().ToArray();
-        var inputs = new OrtTensor[inputSpecs.Length];
-        var outputs = new OrtTensor?[outputSpecs.Length];
+        var inputs = new OrtValue[inputSpecs.Length];
         try
         {
             for (var i = 0; i < inputSpecs.Length; i++)
             {
                 var (shape, data) = ReadTensor(inputSpecs[i].Value);
-                inputs[i] = OrtTensor.CreateOver(data.AsMemory(), shape);
+                inputs[i] = OrtValue.CreateTensorValueFromMemory(data, shape);
             }
 
-            session.Run(
-                inputSpecs.Select(p => p.Name).ToArray(), inputs,
-                outputSpecs.Select(p => p.Name).ToArray(), outputs);
+            using var runOptions = new RunOptions();
+            using var outputs = session.Session.Run(
+                runOptions, inputSpecs.Select(p => p.Name).ToArray(), inputs, outputSpecs.Select(p => p.Name).ToArray());
 
             for (var o = 0; o < outputSpecs.Length; o++)
             {
                 var (expectedShape, expected) = ReadTensor(outputSpecs[o].Value);
-                var actual = outputs[o]!;
-                Assert.Equal(expectedShape, actual.Shape.ToArray());
-                var values = actual.GetTensorData<float>();
+                var actual = outputs[o];
+                Assert.Equal(expectedShape, actual.GetTensorTypeAndShape().Shape);
+                var values = actual.GetTensorDataAsSpan<float>();
                 Assert.Equal(expected.Length, values.Length);
                 for (var k = 0; k < expected.Length; k++)
                 {
@@ -58,14 +59,9 @@ public class BundledModelsTests
         }
         finally
         {
-            foreach (var t in inputs)
+            foreach (var value in inputs)
             {
-                t?.Dispose();
-            }
-
-            foreach (var t in outputs)
-            {
-                t?.Dispose();
+                value?.Dispose();
             }
         }
     }
@@ -75,20 +71,5 @@ public class BundledModelsTests
         var shape = spec.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
         var data = spec.GetProperty("data").EnumerateArray().Select(e => (float)e.GetDouble()).ToArray();
         return (shape, data);
-    }
-
-    /// <summary>Walks up from the test binaries to the folder holding InferenceGateway.sln.</summary>
-    private static string FindRepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "InferenceGateway.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        Assert.Fail($"No InferenceGateway.sln above {AppContext.BaseDirectory}; cannot locate models/.");
-        return string.Empty;
     }
 }

@@ -1,6 +1,5 @@
 using InferenceGateway.Core.Models;
 using InferenceGateway.OnnxRuntime;
-using InferenceGateway.Server.Models;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InferenceGateway.Server.Tests;
@@ -29,7 +28,7 @@ public sealed class ModelRepositoryTests : IDisposable
 
     private ModelRepository CreateRepository() => new(
         new ModelRepositoryOptions { Path = _root, PollInterval = TimeSpan.Zero, DrainTimeout = TimeSpan.FromSeconds(10) },
-        new OnnxModelBackend(OnnxRuntimeEnvironment.Create(), new OrtSessionConfig { IntraOpThreads = 1 }, new Dictionary<string, ModelOverrides>(), NullLoggerFactory.Instance),
+        new OnnxModelBackend(new OrtSessionConfig { IntraOpThreads = 1 }, new Dictionary<string, ModelOverrides>(), NullLoggerFactory.Instance),
         NullLoggerFactory.Instance);
 
     [Fact]
@@ -139,7 +138,7 @@ public sealed class ModelRepositoryTests : IDisposable
             overrides["fraud"] = new ModelOverrides { IntraOpThreads = overridden };
         }
 
-        var backend = new OnnxModelBackend(OnnxRuntimeEnvironment.Create(), new OrtSessionConfig { IntraOpThreads = gatewayWide }, overrides, NullLoggerFactory.Instance);
+        var backend = new OnnxModelBackend(new OrtSessionConfig { IntraOpThreads = gatewayWide }, overrides, NullLoggerFactory.Instance);
         var config = ModelConfig.Load(Path.Combine(_root, "fraud", "config.json"));
         config.IntraOpThreads = inConfig;
 
@@ -163,7 +162,7 @@ public sealed class ModelRepositoryTests : IDisposable
             overrides["fraud"] = new ModelOverrides { AllowSpinning = overridden };
         }
 
-        var backend = new OnnxModelBackend(OnnxRuntimeEnvironment.Create(), new OrtSessionConfig { IntraOpThreads = 2, AllowSpinning = gatewayWide }, overrides, NullLoggerFactory.Instance);
+        var backend = new OnnxModelBackend(new OrtSessionConfig { IntraOpThreads = 2, AllowSpinning = gatewayWide }, overrides, NullLoggerFactory.Instance);
         var config = ModelConfig.Load(Path.Combine(_root, "fraud", "config.json"));
         config.AllowSpinning = inConfig;
         config.IntraOpThreads = null;

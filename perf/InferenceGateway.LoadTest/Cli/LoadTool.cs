@@ -81,7 +81,7 @@ public static class LoadTool
             await stderr.WriteLineAsync(Usage).ConfigureAwait(false);
             return 2;
         }
-        catch (Exception ex) when (ex is InvalidOperationException or InferenceGateway.OnnxRuntime.OnnxRuntimeException or FileNotFoundException or FormatException or NotSupportedException or ArgumentException or IOException)
+        catch (Exception ex) when (ex is InvalidOperationException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or FileNotFoundException or FormatException or NotSupportedException or ArgumentException or IOException)
         {
             await stderr.WriteLineAsync("ig-load: " + ex.Message).ConfigureAwait(false);
             return 1;

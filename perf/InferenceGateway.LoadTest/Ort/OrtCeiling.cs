@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
+using InferenceGateway.Core.Models;
 using InferenceGateway.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime;
 
 namespace InferenceGateway.LoadTest.Ort;
 
@@ -47,8 +49,9 @@ public sealed record OrtCeilingResult(string Model, int BatchSize, int IntraOpTh
 /// <summary>
 /// The ceiling the gateway is measured against, taken in the same run as the gateway's figures: N ORT sessions
 /// (<see cref="OrtCeilingOptions.Parallel"/>), each running whole batches back to back on its own thread (plus ORT's
-/// intra-op pool), inputs and outputs pre-allocated, nothing else in the process. It is the BenchmarkDotNet OrtThroughput benchmark's loop without the harness, so a
-/// load script can interleave it with gateway runs and compare figures taken minutes, not a whole suite, apart.
+/// intra-op pool), inputs and outputs pre-allocated and bound once (an <see cref="OrtIoBinding"/>, as the gateway's
+/// runner does), nothing else in the process. It is the BenchmarkDotNet OrtThroughput benchmark's loop without the
+/// harness, so a load script can interleave it with gateway runs and compare figures taken minutes, not a whole suite, apart.
 /// </summary>
 /// <remarks>Every input must be FP32 with a dynamic leading dimension and fixed others (bench_mlp's shape);
 /// outputs likewise. Anything else is rejected rather than guessed.</remarks>
@@ -68,13 +71,12 @@ public static class OrtCeiling
             throw new FileNotFoundException($"no model at {options.ModelPath}", options.ModelPath);
         }
 
-        var env = OnnxRuntimeEnvironment.Create(new OrtOptions());
         var runners = new SessionRunner[options.Parallel];
         try
         {
             for (var i = 0; i < runners.Length; i++)
             {
-                runners[i] = new SessionRunner(env, options, options.Seed + i);
+                runners[i] = new SessionRunner(options, options.Seed + i);
             }
 
             // Every session warms up, then all start and stop measuring together (so the sum is over one window).
@@ -144,40 +146,40 @@ public static class OrtCeiling
     /// <summary>One session with its own pre-allocated inputs and outputs, run back to back on one thread.</summary>
     private sealed class SessionRunner : IDisposable
     {
-        private readonly InferenceSession _session;
-        private readonly OrtTensor[] _inputs;
-        private readonly OrtTensor?[] _outputs;
-        private readonly int[] _inputIndices;
-        private readonly int[] _outputIndices;
+        private readonly OnnxSession _session;
+        private readonly OrtValue[] _values;
+        private readonly OrtIoBinding _binding;
+        private readonly RunOptions _runOptions = new();
 
-        public SessionRunner(OnnxRuntimeEnvironment env, OrtCeilingOptions options, int seed)
+        public SessionRunner(OrtCeilingOptions options, int seed)
         {
             // 0 resolves as in the gateway: ORT's own default may count fewer cores than the process has.
             var threads = options.IntraOpThreads == 0 ? Environment.ProcessorCount : options.IntraOpThreads;
-            _session = InferenceSession.Create(env, options.ModelPath, new OrtSessionConfig { IntraOpThreads = threads, InterOpThreads = 1 });
+            _session = OnnxSession.Create(options.ModelPath, new OrtSessionConfig { IntraOpThreads = threads, InterOpThreads = 1 });
             var random = new Random(seed);
-            _inputs = new OrtTensor[_session.Inputs.Count];
-            _outputs = new OrtTensor?[_session.Outputs.Count];
-            _inputIndices = new int[_inputs.Length];
-            _outputIndices = new int[_outputs.Length];
-            for (var i = 0; i < _inputs.Length; i++)
+            var inputs = _session.Inputs;
+            var outputs = _session.Outputs;
+            _values = new OrtValue[inputs.Count + outputs.Count];
+            _binding = _session.Session.CreateIoBinding();
+            for (var i = 0; i < inputs.Count; i++)
             {
-                var shape = BatchShape(_session.Inputs[i], options.BatchSize);
+                var shape = BatchShape(inputs[i], options.BatchSize);
                 var data = new float[Elements(shape)];
                 for (var k = 0; k < data.Length; k++)
                 {
                     data[k] = (random.NextSingle() * 2) - 1;
                 }
 
-                _inputs[i] = OrtTensor.CreateOver(data.AsMemory(), shape);
-                _inputIndices[i] = i;
+                // Over the managed array (pinned for the value's lifetime), no copy.
+                _values[i] = OrtValue.CreateTensorValueFromMemory(data, shape);
+                _binding.BindInput(inputs[i].Name, _values[i]);
             }
 
-            for (var o = 0; o < _outputs.Length; o++)
+            for (var o = 0; o < outputs.Count; o++)
             {
-                var shape = BatchShape(_session.Outputs[o], options.BatchSize);
-                _outputs[o] = OrtTensor.CreateOver(new float[Elements(shape)].AsMemory(), shape);
-                _outputIndices[o] = o;
+                var shape = BatchShape(outputs[o], options.BatchSize);
+                _values[inputs.Count + o] = OrtValue.CreateTensorValueFromMemory(new float[Elements(shape)], shape);
+                _binding.BindOutput(outputs[o].Name, _values[inputs.Count + o]);
             }
         }
 
@@ -210,7 +212,7 @@ public static class OrtCeiling
             long now;
             do
             {
-                _session.Run(_inputIndices, _inputs, _outputIndices, _outputs);
+                _session.Session.RunWithBinding(_runOptions, _binding);
                 runs++;
                 now = Stopwatch.GetTimestamp();
             }
@@ -221,25 +223,22 @@ public static class OrtCeiling
 
         public void Dispose()
         {
-            foreach (var tensor in _inputs)
+            _binding.Dispose();
+            foreach (var value in _values)
             {
-                tensor?.Dispose();
+                value?.Dispose();
             }
 
-            foreach (var tensor in _outputs)
-            {
-                tensor?.Dispose();
-            }
-
+            _runOptions.Dispose();
             _session.Dispose();
         }
     }
 
-    private static long[] BatchShape(TensorInfo tensor, int batchSize)
+    private static long[] BatchShape(TensorMetadata tensor, int batchSize)
     {
-        if (tensor.ElementType != TensorElementType.Float || tensor.Rank < 1)
+        if (tensor.DataType != TensorDataType.Fp32 || tensor.Shape.Length < 1)
         {
-            throw new NotSupportedException($"{tensor}: the ceiling run supports FP32 tensors with a leading batch dimension only");
+            throw new NotSupportedException($"{DescribeTensor(tensor)}: the ceiling run supports FP32 tensors with a leading batch dimension only");
         }
 
         var shape = (long[])tensor.Shape.Clone();
@@ -247,13 +246,15 @@ public static class OrtCeiling
         {
             if (shape[d] < 0)
             {
-                throw new NotSupportedException($"{tensor}: only the leading (batch) dimension may be dynamic");
+                throw new NotSupportedException($"{DescribeTensor(tensor)}: only the leading (batch) dimension may be dynamic");
             }
         }
 
         shape[0] = batchSize;
         return shape;
     }
+
+    private static string DescribeTensor(TensorMetadata tensor) => $"{tensor.Name}: {tensor.DataType.ToProtocolName()}{tensor.ShapeText}";
 
     private static int Elements(long[] shape)
     {

@@ -95,7 +95,10 @@ public sealed class GatewayOptions
 /// <summary>ONNX Runtime settings (section <c>Gateway:OnnxRuntime</c>).</summary>
 public sealed class OnnxRuntimeSettings
 {
-    /// <summary>Path of libonnxruntime; empty uses ORT_LIBRARY_PATH, then the copy next to the binaries.</summary>
+    /// <summary>
+    /// No longer used: ONNX Runtime comes from the build's NuGet package (CPU, or CUDA with <c>-p:OrtFlavor=Gpu</c>).
+    /// Kept only so a configuration that still sets it fails validation instead of silently running another build.
+    /// </summary>
     public string? LibraryPath { get; set; }
 
     /// <summary>"Cpu" or "Cuda"; Cuda falls back to CPU with a warning when the provider cannot load.</summary>
@@ -141,9 +144,9 @@ public sealed class OnnxRuntimeSettings
             errors.Add("Gateway:OnnxRuntime:CudaDeviceId must not be negative");
         }
 
-        if (!string.IsNullOrEmpty(LibraryPath) && !File.Exists(LibraryPath))
+        if (!string.IsNullOrEmpty(LibraryPath))
         {
-            errors.Add($"Gateway:OnnxRuntime:LibraryPath '{LibraryPath}' does not exist");
+            errors.Add($"Gateway:OnnxRuntime:LibraryPath '{LibraryPath}' is no longer supported: ONNX Runtime comes from the build's package (build with -p:OrtFlavor=Gpu for CUDA)");
         }
     }
 }

@@ -5,7 +5,6 @@ using InferenceGateway.Contracts.Inference;
 using InferenceGateway.Observability;
 using InferenceGateway.Observability.Otlp;
 using InferenceGateway.OnnxRuntime;
-using InferenceGateway.Server.Models;
 using InferenceGateway.Server.Services;
 using InferenceGateway.Server.Transport;
 
@@ -24,9 +23,7 @@ internal static partial class GatewayServices
         services.AddOtlpMetricsExport(configuration.GetSection(GatewayOptions.SectionName));
         services.AddGatewayGrpc(options.Grpc, options.RateLimit);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(provider => OnnxRuntimeEnvironment.Create(new OrtOptions { LibraryPath = string.IsNullOrEmpty(options.OnnxRuntime.LibraryPath) ? null : options.OnnxRuntime.LibraryPath }));
         services.AddSingleton<IModelBackend>(provider => new OnnxModelBackend(
-            provider.GetRequiredService<OnnxRuntimeEnvironment>(),
             ToSessionConfig(options.OnnxRuntime),
             options.Models,
             provider.GetRequiredService<ILoggerFactory>()));
