@@ -33,6 +33,7 @@ public sealed partial class FeatureEngine
     /// under its lock, so ingest and lookups go on meanwhile; the snapshot is consistent per entity, not across them.
     /// </summary>
     /// <exception cref="IOException">The file could not be written (the previous snapshot, if any, is left intact).</exception>
+    /// <exception cref="UnauthorizedAccessException">The folder or file may not be written (likewise).</exception>
     public SnapshotWriteResult SaveSnapshot(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);

@@ -223,6 +223,11 @@ public sealed class FeatureRepository
                 {
                     errors.Add($"{where}.function: {Name(feature.Function)} needs a number field; '{field.Name}' is a string (strings allow distinct_count)");
                 }
+                else if (!field.Required)
+                {
+                    // An event without the field would leave nothing to aggregate; every event counts in every window.
+                    errors.Add($"{where}.field: '{field.Name}' is optional; aggregated fields must be required");
+                }
             }
 
             var features = Features.ToDictionary(f => f.Name, StringComparer.Ordinal);
@@ -230,7 +235,7 @@ public sealed class FeatureRepository
             {
                 foreach (var reference in feature.References)
                 {
-                    if (!features.ContainsKey(reference))
+                    if (!_featureOrigins.ContainsKey(reference))
                     {
                         errors.Add($"{where}.expression: unknown feature '{reference}'");
                     }
@@ -415,7 +420,7 @@ public sealed class FeatureRepository
             }
 
             CheckMembers(element, path, s_requestMembers);
-            var name = RequiredName(element, path);
+            var name = ClaimName(element, path);
             var hasInput = element.TryGetProperty("input", out _);
             var hasTime = element.TryGetProperty("event_time", out _);
             string? input = null;
@@ -452,7 +457,7 @@ public sealed class FeatureRepository
             var defaultValue = OptionalNumber(element, path, "default");
             if (name is not null && (input is not null || part is not null))
             {
-                AddFeature(new RequestFeatureDefinition(name, input, part, defaultValue, _file), path);
+                Features.Add(new RequestFeatureDefinition(name, input, part, defaultValue, _file));
             }
         }
 
@@ -464,7 +469,7 @@ public sealed class FeatureRepository
             }
 
             CheckMembers(element, path, s_aggregationMembers);
-            var name = RequiredName(element, path);
+            var name = ClaimName(element, path);
             var stream = RequiredString(element, path, "stream");
             var functionText = RequiredString(element, path, "function");
             AggregationFunction? function = functionText switch
@@ -524,10 +529,8 @@ public sealed class FeatureRepository
             }
 
             var feature = new AggregationFeatureDefinition(name, stream, function.Value, needsField ? field : null, window.Value, defaultValue, _file);
-            if (AddFeature(feature, path))
-            {
-                _aggregations.Add((feature, $"{_file}: {path}"));
-            }
+            Features.Add(feature);
+            _aggregations.Add((feature, $"{_file}: {path}"));
         }
 
         private void ParseExpression(JsonElement element, string path)
@@ -538,7 +541,7 @@ public sealed class FeatureRepository
             }
 
             CheckMembers(element, path, s_expressionMembers);
-            var name = RequiredName(element, path);
+            var name = ClaimName(element, path);
             var text = RequiredString(element, path, "expression");
             var defaultValue = OptionalNumber(element, path, "default") ?? 0.0;
             if (text is null)
@@ -562,25 +565,34 @@ public sealed class FeatureRepository
             if (name is not null)
             {
                 var feature = new ExpressionFeatureDefinition(name, text, compiled, defaultValue, _file);
-                if (AddFeature(feature, path))
-                {
-                    _expressions.Add((feature, $"{_file}: {path}"));
-                }
+                Features.Add(feature);
+                _expressions.Add((feature, $"{_file}: {path}"));
             }
         }
 
-        private bool AddFeature(FeatureDefinition feature, string path)
+        /// <summary>
+        /// Takes a feature name as soon as it is read, so a duplicate is reported even when either declaration has other
+        /// problems, and an expression naming a feature with problems is not also told the name is unknown.
+        /// </summary>
+        private string? ClaimName(JsonElement element, string path)
         {
-            if (_featureOrigins.TryGetValue(feature.Name, out var origin))
+            var name = RequiredName(element, path);
+            if (name is null)
             {
-                Error(path + ".name", $"feature '{feature.Name}' is already declared at {origin}");
-                return false;
+                return null;
             }
 
-            _featureOrigins[feature.Name] = $"{_file}: {path}";
-            Features.Add(feature);
-            return true;
+            if (_featureOrigins.TryGetValue(name, out var origin))
+            {
+                Error(path + ".name", $"feature '{name}' is already declared at {origin}");
+                return null;
+            }
+
+            _featureOrigins[name] = $"{_file}: {path}";
+            return name;
         }
+
+
 
         private void ForEach(JsonElement root, string path, string property, Action<JsonElement, string> parse)
         {
