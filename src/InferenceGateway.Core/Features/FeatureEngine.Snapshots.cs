@@ -201,7 +201,7 @@ public sealed partial class FeatureEngine
                 restoredEvents += entity.Count;
             }
 
-            stream.SetWatermarkForRestore(watermark);
+            stream.AdvanceWatermark(watermark);
         }
 
         var result = Result(SnapshotRestoreStatus.Restored, null, restoredEntities, restoredEvents, skipped);

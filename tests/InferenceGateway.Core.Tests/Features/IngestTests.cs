@@ -94,6 +94,43 @@ public sealed class IngestTests
     }
 
     [Fact]
+    public void Ingest_SteadyStateExistingEntities_AllocatesNothing()
+    {
+        // A 1-hour window and events a minute apart per card: once each card holds its hour, arrays slide instead of growing.
+        var definitions = FeatureTestData.Parse("""
+            {
+              "streams": [ { "name": "tx", "entity_key": "card", "event_time": "t",
+                "fields": [ { "name": "amount", "type": "number", "decimals": 2 }, { "name": "merchant", "type": "string" } ] } ],
+              "aggregations": [
+                { "name": "sum_1h", "stream": "tx", "function": "sum", "field": "amount", "window": "1h" },
+                { "name": "merchants_1h", "stream": "tx", "function": "distinct_count", "field": "merchant", "window": "1h" }
+              ]
+            }
+            """);
+        var engine = new FeatureEngine(definitions, new FeatureEngineOptions { MaxEventTimeAhead = Timeout.InfiniteTimeSpan });
+        var cards = Enumerable.Range(0, 16).Select(c => "c" + c.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var numbers = new Dictionary<string, double> { ["amount"] = 12.34 };
+        var merchants = Enumerable.Range(0, 8).Select(m => new Dictionary<string, string> { ["merchant"] = "m" + m.ToString(System.Globalization.CultureInfo.InvariantCulture) }).ToArray();
+        const long T = 1_704_067_200_000;
+        long step = 0;
+        void Loop(int events)
+        {
+            for (var i = 0; i < events; i++, step++)
+            {
+                var result = engine.Ingest("tx", cards[step & 15], T + (step * 3_750), numbers, merchants[(step >> 4) & 7]);
+                if (!result.IsAccepted)
+                {
+                    throw new InvalidOperationException(result.Message);
+                }
+            }
+        }
+
+        Loop(20_000);
+        Assert.Equal(0, AllocationProbe.LeastAllocated(() => Loop(10_000)));
+        Assert.InRange(engine.GetStatistics().EventsHeld, 16 * 60, 16 * 130);
+    }
+
+    [Fact]
     public void Metrics_IngestOutcomesAndGauges_RecordedByStreamAndReason()
     {
         using var meter = new Meter(FeatureMetrics.MeterName);

@@ -183,6 +183,4 @@ internal sealed class StreamRuntime
 
         return new AggregationSpec(feature.Function, kind, column, feature.WindowMs, scale, feature.Default!.Value, slot);
     }
-
-    public void SetWatermarkForRestore(long watermark) => AdvanceWatermark(watermark);
 }
