@@ -29,6 +29,9 @@ public class GatewayFixture : IAsyncLifetime
 
     public string RepositoryPath { get; }
 
+    /// <summary>The gateway's own state (feature snapshots), fresh per fixture.</summary>
+    public string DataDirectory { get; } = TestDataDirectory.Create();
+
     public WebApplication App { get; private set; } = null!;
 
     public int GrpcPort { get; private set; }
@@ -49,6 +52,7 @@ public class GatewayFixture : IAsyncLifetime
             "--Gateway:ModelRepository:PollInterval=00:00:00.200",
             "--Gateway:OnnxRuntime:IntraOpThreads=1",
             "--Logging:LogLevel:Default=Warning",
+            $"--Gateway:DataDirectory={DataDirectory}",
             .. _extraArgs,
         ];
         App = GatewayHost.Build(args);
@@ -89,6 +93,8 @@ public class GatewayFixture : IAsyncLifetime
             await App.StopAsync().WaitAsync(TimeSpan.FromSeconds(60));
             await App.DisposeAsync();
         }
+
+        TestDataDirectory.Delete(DataDirectory);
     }
 }
 
@@ -107,6 +113,7 @@ public static class LoggedGateway
             $"--Gateway:ModelRepository:Path={RepoPaths.Models}",
             "--Gateway:OnnxRuntime:IntraOpThreads=1",
             "--Logging:LogLevel:Default=Warning",
+            $"--Gateway:DataDirectory={TestDataDirectory.Create()}",
             .. extraArgs,
         ], builder => builder.Logging.AddProvider(logs));
         try
@@ -134,6 +141,28 @@ public static class LoggedGateway
     /// <summary>The gRPC listener's port (the first address).</summary>
     public static int GrpcPort(WebApplication app) =>
         new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+}
+
+/// <summary>A fresh folder for a test gateway's own state, so no test restores another's feature snapshot.</summary>
+public static class TestDataDirectory
+{
+    public static string Create()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "ig-test-data-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    public static void Delete(string path)
+    {
+        try
+        {
+            Directory.Delete(path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
 }
 
 /// <summary>Paths in the source tree.</summary>

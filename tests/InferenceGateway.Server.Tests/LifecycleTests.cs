@@ -152,6 +152,7 @@ public sealed class LifecycleTests
         info.ArgumentList.Add($"--Gateway:ModelRepository:Path={RepoPaths.Models}");
         info.ArgumentList.Add($"--Gateway:ShutdownGracePeriod={GracePeriod}");
         info.ArgumentList.Add("--Gateway:OnnxRuntime:IntraOpThreads=1");
+        info.ArgumentList.Add($"--Gateway:DataDirectory={TestDataDirectory.Create()}");
         return Process.Start(info)!;
     }
 

@@ -76,6 +76,19 @@ public static partial class GatewayHost
         }
 
         options.ModelRepository.Path = ResolveRepositoryPath(options.ModelRepository.Path);
+        options.Features.Path = ResolveRepositoryPath(options.Features.Path);
+        InferenceGateway.Core.Features.FeatureRepository features;
+        try
+        {
+            features = InferenceGateway.Core.Features.FeatureRepository.LoadDirectory(options.Features.Path);
+        }
+        catch (InferenceGateway.Core.Features.FeatureDefinitionException ex)
+        {
+            IEnumerable<string> problems = ex.Errors.Count > 0 ? ex.Errors : [ex.Message];
+            throw new GatewayConfigurationException([.. problems.Select(error => $"Gateway:Features ({options.Features.Path}): {error}")]);
+        }
+
+        builder.Services.AddSingleton(features);
         builder.Services.AddSingleton(options);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownGracePeriod);
         builder.WebHost.ConfigureKestrel(kestrel =>

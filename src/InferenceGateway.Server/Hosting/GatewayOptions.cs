@@ -48,6 +48,9 @@ public sealed class GatewayOptions
     /// <summary>Metrics exposition settings.</summary>
     public MetricsSettings Metrics { get; set; } = new();
 
+    /// <summary>Streaming features: definitions and the engine's state.</summary>
+    public FeatureSettings Features { get; set; } = new();
+
     /// <summary>Every problem with the configuration, all at once (empty when valid).</summary>
     public List<string> Validate()
     {
@@ -88,6 +91,7 @@ public sealed class GatewayOptions
             errors.Add("Gateway:Metrics:MaxSeriesPerMetric must be at least 1");
         }
         Grpc.Validate(errors);
+        Features.Validate(errors);
         return errors;
     }
 }
@@ -262,4 +266,54 @@ public sealed class MetricsSettings
 
     /// <summary>OTLP export (Endpoint, Protocol, ExportIntervalMilliseconds, TimeoutMilliseconds, ServiceName); off without an endpoint.</summary>
     public Dictionary<string, string> Otlp { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>Streaming features (section <c>Gateway:Features</c>): the feature repository and the engine's limits.</summary>
+public sealed class FeatureSettings
+{
+    /// <summary>Feature repository folder (<c>*.json</c> definitions); a relative path is looked up like the model repository's.</summary>
+    public string Path { get; set; } = "features";
+
+    /// <summary>Events whose time is further ahead of the clock than this are rejected.</summary>
+    public TimeSpan MaxEventTimeAhead { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>History kept beyond each stream's longest window and lateness, for point-in-time lookups further back.</summary>
+    public TimeSpan HistoryRetention { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Cap on the estimated state bytes; beyond it least recently used entities are evicted. 0: no cap.</summary>
+    public long MaxStateBytes { get; set; } = 1L << 30;
+
+    /// <summary>Cap on the entities held; 0: no cap.</summary>
+    public int MaxEntities { get; set; }
+
+    /// <summary>Time between snapshots of the state to the data directory (one is always written at shutdown); 0: only then.</summary>
+    public TimeSpan SnapshotInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Time between maintenance passes (trimming, idle eviction, caps).</summary>
+    public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The engine options these settings give, with the snapshot under <paramref name="dataDirectory"/>.</summary>
+    public InferenceGateway.Core.Features.FeatureEngineOptions ToEngineOptions(string dataDirectory) => new()
+    {
+        MaxEventTimeAhead = MaxEventTimeAhead,
+        HistoryRetention = HistoryRetention,
+        MaxStateBytes = MaxStateBytes,
+        MaxEntities = MaxEntities,
+        SnapshotInterval = SnapshotInterval,
+        MaintenanceInterval = MaintenanceInterval,
+        SnapshotPath = System.IO.Path.Combine(dataDirectory, "features.snapshot"),
+    };
+
+    internal void Validate(List<string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(Path))
+        {
+            errors.Add("Gateway:Features:Path must not be empty");
+        }
+
+        foreach (var error in ToEngineOptions("data").Validate())
+        {
+            errors.Add("Gateway:Features: " + error);
+        }
+    }
 }

@@ -1,7 +1,10 @@
 using System.Text.Json;
 using InferenceGateway.Core.Batching;
 using InferenceGateway.Core.Models;
+using InferenceGateway.Contracts.Gateway;
 using InferenceGateway.Contracts.Inference;
+using InferenceGateway.Core.Features;
+using InferenceGateway.Server.Features;
 using InferenceGateway.Observability;
 using InferenceGateway.Observability.Otlp;
 using InferenceGateway.OnnxRuntime;
@@ -41,6 +44,7 @@ internal static partial class GatewayServices
         services.AddSingleton<GatewayReadiness>();
         services.AddSingleton<IGrpcAdmissionState>(provider => provider.GetRequiredService<GatewayReadiness>());
         services.AddSingleton<KServeInferenceService>();
+        AddFeatures(services, options);
         services.AddGatewayGrpcService<KServeInferenceService>(GRPCInferenceService.Descriptor, KServeInferenceService.Bind);
         services.AddHostedService<GatewayLifecycle>();
     }
@@ -49,6 +53,7 @@ internal static partial class GatewayServices
     {
         app.MapGatewayGrpcStandardServices();
         app.MapGatewayGrpcService<KServeInferenceService>();
+        app.MapGatewayGrpcService<GatewayService>();
 
         app.MapPrometheusMetrics("/metrics");
         app.MapGet("/healthz", () => Results.Text("ok\n"));
@@ -86,6 +91,27 @@ internal static partial class GatewayServices
 
             return Results.Json(new { models, errors = repository.Errors }, JsonOptions);
         });
+    }
+
+    /// <summary>
+    /// The feature engine over the repository the host loaded (state restored from and saved to the data directory),
+    /// the domain Predict and the <c>gateway.v1.Gateway</c> service.
+    /// </summary>
+    private static void AddFeatures(IServiceCollection services, GatewayOptions options)
+    {
+        services.AddSingleton(provider => new FeatureMetrics(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.AddSingleton(provider => new FeatureEngine(
+            provider.GetRequiredService<FeatureRepository>(),
+            options.Features.ToEngineOptions(options.DataDirectory),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<FeatureMetrics>(),
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger<FeatureEngine>()));
+        services.AddSingleton<FeatureHosting>();
+        services.AddHostedService(provider => provider.GetRequiredService<FeatureHosting>());
+        services.AddSingleton<IReadinessCheck>(provider => provider.GetRequiredService<FeatureHosting>());
+        services.AddSingleton<PredictExecutor>();
+        services.AddSingleton<GatewayService>();
+        services.AddGatewayGrpcService<GatewayService>(Gateway.Descriptor, GatewayService.Bind);
     }
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };

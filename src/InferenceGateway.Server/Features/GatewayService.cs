@@ -1,0 +1,184 @@
+using System.Threading.Channels;
+using Grpc.Core;
+using InferenceGateway.Contracts.Gateway;
+using InferenceGateway.Core.Features;
+using InferenceGateway.Server.Transport;
+using ContractFeatureValue = InferenceGateway.Contracts.Gateway.FeatureValue;
+
+namespace InferenceGateway.Server.Features;
+
+/// <summary>
+/// <c>gateway.v1.Gateway</c>, the domain API: Predict and PredictStream enrich a request with the features its model
+/// version lists; IngestEvents feeds the streaming feature state; GetFeatures answers what a model would have seen.
+/// </summary>
+public sealed partial class GatewayService : Gateway.GatewayBase
+{
+    /// <summary>Predictions of one PredictStream computed ahead of the one being answered (answers stay in order).</summary>
+    internal const int MaxStreamInFlight = 32;
+
+    private readonly PredictExecutor _predict;
+    private readonly FeatureEngine _features;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the service.</summary>
+    public GatewayService(PredictExecutor predict, FeatureEngine features, TimeProvider time, ILogger<GatewayService> logger)
+    {
+        _predict = predict;
+        _features = features;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Binds the generated methods through the gateway's binder.</summary>
+    internal static void Bind(GatewayServiceBinder<GatewayService> binder, GatewayService service) => Gateway.BindService(binder, service);
+
+    /// <inheritdoc />
+    public override Task<PredictResponse> Predict(PredictRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return _predict.PredictAsync(request, context.Deadline, context.CancellationToken);
+    }
+
+    /// <summary>
+    /// Predicts a stream of requests, up to <see cref="MaxStreamInFlight"/> at once, and answers in request order. A
+    /// request that fails ends the stream with its status once the answers before it have been written.
+    /// </summary>
+    public override async Task PredictStream(IAsyncStreamReader<PredictRequest> requestStream, IServerStreamWriter<PredictResponse> responseStream, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(requestStream);
+        ArgumentNullException.ThrowIfNull(responseStream);
+        ArgumentNullException.ThrowIfNull(context);
+        var token = context.CancellationToken;
+        var deadline = context.Deadline;
+        var pending = Channel.CreateBounded<Task<PredictResponse>>(new BoundedChannelOptions(MaxStreamInFlight) { SingleReader = true, SingleWriter = true });
+
+        // A failed prediction stops the reading of requests too: the call ends with its status at once, even while the
+        // client still has its request stream open.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var writer = WriteInOrderAsync(pending.Reader, responseStream, stop, token);
+        try
+        {
+            while (await requestStream.MoveNext(stop.Token).ConfigureAwait(false))
+            {
+                var prediction = _predict.PredictAsync(requestStream.Current, deadline, token);
+                await pending.Writer.WriteAsync(prediction, stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested && !token.IsCancellationRequested)
+        {
+            // The writer's failure is the call's outcome (below).
+        }
+        finally
+        {
+            pending.Writer.TryComplete();
+        }
+
+        await writer.ConfigureAwait(false);
+    }
+
+    private static async Task WriteInOrderAsync(ChannelReader<Task<PredictResponse>> pending, IServerStreamWriter<PredictResponse> responses, CancellationTokenSource stop, CancellationToken token)
+    {
+        try
+        {
+            while (await pending.WaitToReadAsync(token).ConfigureAwait(false))
+            {
+                while (pending.TryRead(out var prediction))
+                {
+                    await responses.WriteAsync(await prediction.ConfigureAwait(false), token).ConfigureAwait(false);
+                }
+            }
+        }
+        catch
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Applies each event to the feature state as it arrives and answers, when the client ends its stream, how many were
+    /// applied, dropped as too late, or rejected (with the first rejection's reason). A bad event never ends the stream.
+    /// </summary>
+    public override async Task<IngestSummary> IngestEvents(IAsyncStreamReader<Event> requestStream, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(requestStream);
+        ArgumentNullException.ThrowIfNull(context);
+        var summary = new IngestSummary();
+        var token = context.CancellationToken;
+        while (await requestStream.MoveNext(token).ConfigureAwait(false))
+        {
+            var e = requestStream.Current;
+            var result = _features.Ingest(e.Stream, e.EntityId, e.EventTimeUnixMs, e.Numbers, e.Strings);
+            switch (result.Outcome)
+            {
+                case IngestOutcome.Accepted:
+                    summary.Accepted++;
+                    break;
+                case IngestOutcome.DroppedLate:
+                    summary.DroppedLate++;
+                    break;
+                default:
+                    if (summary.Rejected++ == 0)
+                    {
+                        summary.FirstRejection = result.Message;
+                    }
+
+                    break;
+            }
+        }
+
+        if (summary.Rejected > 0 || summary.DroppedLate > 0)
+        {
+            Log.IngestNotAllApplied(_logger, summary.Accepted, summary.DroppedLate, summary.Rejected, summary.FirstRejection);
+        }
+
+        return summary;
+    }
+
+    /// <summary>The named features of one entity as of a time (0 = now), in the order asked.</summary>
+    public override Task<GetFeaturesResponse> GetFeatures(GetFeaturesRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Names.Count == 0)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "GetFeaturesRequest.names is empty"));
+        }
+
+        if (request.AsOfUnixMs < 0)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"GetFeaturesRequest.as_of_unix_ms is negative ({request.AsOfUnixMs})"));
+        }
+
+        var asOf = request.AsOfUnixMs == 0 ? _time.GetUtcNow().ToUnixTimeMilliseconds() : request.AsOfUnixMs;
+        Core.Features.FeatureValue[] values;
+        FeatureAssemblyResult result;
+        try
+        {
+            values = _features.GetFeatures(request.Names, new FeatureRequest(request.EntityId, asOf), out result);
+        }
+        catch (UnknownFeatureException ex)
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"unknown feature(s): {string.Join(", ", ex.Names)}"));
+        }
+
+        if (!result.IsSuccess)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, result.Message));
+        }
+
+        var response = new GetFeaturesResponse();
+        foreach (var value in values)
+        {
+            response.Features.Add(new ContractFeatureValue { Name = value.Name, Value = value.Value, Defaulted = value.Defaulted });
+        }
+
+        return Task.FromResult(response);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "IngestEvents applied {Accepted}, dropped {DroppedLate} as late, rejected {Rejected} (first: {FirstRejection})", EventName = "IngestNotAllApplied")]
+        public static partial void IngestNotAllApplied(ILogger logger, long accepted, long droppedLate, long rejected, string firstRejection);
+    }
+}

@@ -1,0 +1,237 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Grpc.Core;
+using InferenceGateway.Contracts.Gateway;
+using InferenceGateway.Core.Batching;
+using InferenceGateway.Core.Features;
+using InferenceGateway.Core.Models;
+using InferenceGateway.Server.Services;
+using ContractFeatureValue = InferenceGateway.Contracts.Gateway.FeatureValue;
+
+namespace InferenceGateway.Server.Features;
+
+/// <summary>
+/// The domain Predict: resolves the model version, computes the features the version lists (streaming ones as of the
+/// request's event time, request-time ones from the request) straight into its input row, runs the row through the
+/// version's batcher and answers its scores.
+/// </summary>
+public sealed partial class PredictExecutor
+{
+    private readonly InferenceExecutor _versions;
+    private readonly FeatureEngine _features;
+    private readonly GatewayMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ConditionalWeakTable<ModelVersion, VersionPlan> _plans = new();
+
+    /// <summary>Creates the executor.</summary>
+    public PredictExecutor(InferenceExecutor versions, FeatureEngine features, GatewayMetrics metrics, TimeProvider time, ILogger<PredictExecutor> logger)
+    {
+        _versions = versions;
+        _features = features;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Scores one request; failures are <see cref="RpcException"/>s with the status and a message naming the field.</summary>
+    public async Task<PredictResponse> PredictAsync(PredictRequest request, DateTime deadline, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var start = Stopwatch.GetTimestamp();
+        var requestId = request.RequestId.Length > 0 ? request.RequestId : Guid.CreateVersion7().ToString();
+        if (request.Model.Length == 0)
+        {
+            _metrics.Record("_unknown", "", "", StatusCode.InvalidArgument, start);
+            throw Invalid("PredictRequest.model is empty");
+        }
+
+        ModelVersion version;
+        try
+        {
+            version = _versions.Acquire(request.Model, request.Version);
+        }
+        catch (RpcException ex)
+        {
+            _metrics.Record("_unknown", "", "", ex.StatusCode, start);
+            Log.PredictFailed(_logger, requestId, request.Model, request.Version, ex.StatusCode, ex.Status.Detail);
+            throw;
+        }
+
+        var status = StatusCode.Unknown;
+        BatchRequest? batchRequest = null;
+        byte[]? input = null;
+        byte[]? output = null;
+        try
+        {
+            var plan = PlanFor(version);
+            var eventTime = request.EventTimeUnixMs;
+            if (eventTime < 0)
+            {
+                throw Invalid($"PredictRequest.event_time_unix_ms is negative ({eventTime})");
+            }
+
+            if (eventTime == 0)
+            {
+                eventTime = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            }
+
+            var width = plan.Plan.Count;
+            input = ArrayPool<byte>.Shared.Rent(width * sizeof(float));
+            output = ArrayPool<byte>.Shared.Rent(plan.OutputBytes);
+            var values = MemoryMarshal.Cast<byte, float>(input.AsSpan(0, width * sizeof(float)));
+            var defaulted = width <= 256 ? stackalloc bool[width] : new bool[width];
+            var assembled = plan.Plan.Assemble(new FeatureRequest(request.EntityId, eventTime, request.Features, request.Attributes), values, defaulted);
+            if (!assembled.IsSuccess)
+            {
+                throw Invalid(assembled.Message);
+            }
+
+            var response = new PredictResponse { RequestId = requestId, Model = version.Name, Version = version.Version };
+            if (request.ReturnFeatures)
+            {
+                for (var i = 0; i < width; i++)
+                {
+                    response.Features.Add(new ContractFeatureValue { Name = plan.Plan.FeatureNames[i], Value = values[i], Defaulted = defaulted[i] });
+                }
+            }
+
+            batchRequest = version.Batcher.RentRequest();
+            batchRequest.Rows = 1;
+            batchRequest.SetInput(0, input.AsMemory(0, width * sizeof(float)));
+            batchRequest.SetOutput(0, output.AsMemory(0, plan.OutputBytes));
+            if (deadline != DateTime.MaxValue)
+            {
+                var remaining = deadline - DateTime.UtcNow;
+                if (remaining <= TimeSpan.Zero)
+                {
+                    throw new RpcException(new Status(StatusCode.DeadlineExceeded, "deadline exceeded before the request was queued"));
+                }
+
+                batchRequest.Deadline = version.Batcher.GetDeadline(remaining);
+            }
+
+            batchRequest.CancellationToken = cancellationToken;
+            var result = await version.Batcher.EnqueueAsync(batchRequest).ConfigureAwait(false);
+            if (!result.IsSuccess)
+            {
+                throw new RpcException(new Status(InferenceExecutor.ToStatusCode(result.Reason), $"{version}: {result.Message}"));
+            }
+
+            foreach (var score in MemoryMarshal.Cast<byte, float>(output.AsSpan(0, plan.OutputBytes)))
+            {
+                response.Scores.Add(score);
+            }
+
+            status = StatusCode.OK;
+            return response;
+        }
+        catch (RpcException ex)
+        {
+            status = ex.StatusCode;
+            if (status == StatusCode.Internal)
+            {
+                Log.PredictFailedInternal(_logger, requestId, version.Name, version.Version, ex.Status.Detail);
+            }
+            else
+            {
+                Log.PredictFailed(_logger, requestId, version.Name, version.Version, status, ex.Status.Detail);
+            }
+
+            throw;
+        }
+        finally
+        {
+            if (batchRequest is not null)
+            {
+                version.Batcher.ReturnRequest(batchRequest);
+            }
+
+            if (input is not null)
+            {
+                ArrayPool<byte>.Shared.Return(input);
+            }
+
+            if (output is not null)
+            {
+                ArrayPool<byte>.Shared.Return(output);
+            }
+
+            version.Release();
+            _metrics.Record(version.Name, version.Version, "", status, start);
+        }
+    }
+
+    /// <summary>The version's compiled feature plan, or the reason Predict cannot serve it (FAILED_PRECONDITION / NOT_FOUND).</summary>
+    private VersionPlan PlanFor(ModelVersion version)
+    {
+        var plan = _plans.GetValue(version, v => VersionPlan.Create(v, _features));
+        return plan.Error is { } error ? throw error : plan;
+    }
+
+    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+
+    /// <summary>A version's plan (compiled once per loaded version), or why it has none.</summary>
+    private sealed class VersionPlan
+    {
+        private VersionPlan(FeatureVectorPlan plan, int outputBytes)
+        {
+            Plan = plan;
+            OutputBytes = outputBytes;
+        }
+
+        private VersionPlan(RpcException error)
+        {
+            Plan = null!;
+            Error = error;
+        }
+
+        public FeatureVectorPlan Plan { get; }
+
+        /// <summary>Bytes of the first output for one row (the scores).</summary>
+        public int OutputBytes { get; }
+
+        public RpcException? Error { get; }
+
+        public static VersionPlan Create(ModelVersion version, FeatureEngine features)
+        {
+            var names = version.Config.Features;
+            if (names.Count == 0)
+            {
+                return Fail(StatusCode.FailedPrecondition, $"{version} lists no features in its config.json, so Predict cannot build its input; call ModelInfer with the tensor instead");
+            }
+
+            var inputs = version.Config.Inputs;
+            if (inputs.Count != 1 || inputs[0].Type != TensorDataType.Fp32 || version.InputSpecs[0].FixedRowBytes != names.Count * sizeof(float))
+            {
+                return Fail(StatusCode.FailedPrecondition, $"{version} does not take one FP32 row of its {names.Count} features, which is what Predict builds; call ModelInfer instead");
+            }
+
+            var outputs = version.Config.Outputs;
+            if (outputs.Count == 0 || outputs[0].Type != TensorDataType.Fp32 || version.OutputSpecs[0].FixedRowBytes <= 0)
+            {
+                return Fail(StatusCode.FailedPrecondition, $"{version}'s first output is not a fixed-size FP32 row, which Predict answers as scores; call ModelInfer instead");
+            }
+
+            if (!features.TryCreatePlan(names, out var plan, out var unknown))
+            {
+                return Fail(StatusCode.NotFound, $"{version} lists features the feature repository does not define: {string.Join(", ", unknown)}");
+            }
+
+            return new VersionPlan(plan, version.OutputSpecs[0].FixedRowBytes);
+        }
+
+        private static VersionPlan Fail(StatusCode code, string message) => new(new RpcException(new Status(code, message)));
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "Predict {RequestId} for {Model}:{Version} failed with {StatusCode}: {Detail}", EventName = "PredictFailed")]
+        public static partial void PredictFailed(ILogger logger, string requestId, string model, string version, StatusCode statusCode, string detail);
+
+        [LoggerMessage(2, LogLevel.Warning, "Predict {RequestId} for {Model}:{Version} failed inside the model: {Detail}", EventName = "PredictFailedInternal")]
+        public static partial void PredictFailedInternal(ILogger logger, string requestId, string model, string version, string detail);
+    }
+}
