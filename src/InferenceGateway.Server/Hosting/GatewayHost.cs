@@ -11,6 +11,15 @@ public static partial class GatewayHost
     /// <summary>Entry point: runs until SIGTERM/Ctrl+C; returns the process exit code.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
+        // Command verbs: offline tools that share the gateway's code.
+        switch (args.Length > 0 ? args[0] : "")
+        {
+            case "backfill":
+                return Cli.BackfillCommand.Run(args[1..], Console.Out, Console.Error);
+            case "replay":
+                return await Cli.ReplayCommand.RunAsync(args[1..], Console.Out, Console.Error).ConfigureAwait(false);
+        }
+
         var printConfig = Array.IndexOf(args, "--print-config") >= 0;
         var filtered = Array.FindAll(args, a => a != "--print-config");
         WebApplication app;

@@ -1,0 +1,112 @@
+namespace InferenceGateway.Server.Cli;
+
+/// <summary>Options of a command verb: <c>--name value</c> pairs and bare <c>--flag</c>s, every error listed.</summary>
+internal sealed class CommandLine
+{
+    private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _used = new(StringComparer.Ordinal);
+
+    public CommandLine(IEnumerable<string> args, IReadOnlySet<string> flags)
+    {
+        string? pending = null;
+        foreach (var arg in args)
+        {
+            if (pending is not null)
+            {
+                _values[pending] = arg;
+                pending = null;
+            }
+            else if (arg.StartsWith("--", StringComparison.Ordinal) && arg.Length > 2)
+            {
+                var equals = arg.IndexOf('=', StringComparison.Ordinal);
+                if (equals > 0)
+                {
+                    _values[arg[2..equals]] = arg[(equals + 1)..];
+                }
+                else if (flags.Contains(arg[2..]))
+                {
+                    _values[arg[2..]] = null;
+                }
+                else
+                {
+                    pending = arg[2..];
+                }
+            }
+            else
+            {
+                Errors.Add($"unexpected argument '{arg}'");
+            }
+        }
+
+        if (pending is not null)
+        {
+            Errors.Add($"--{pending} needs a value");
+        }
+    }
+
+    public List<string> Errors { get; } = [];
+
+    public string? Get(string name)
+    {
+        _used.Add(name);
+        return _values.TryGetValue(name, out var value) ? value : null;
+    }
+
+    public bool Has(string name)
+    {
+        _used.Add(name);
+        return _values.ContainsKey(name);
+    }
+
+    public string Require(string name)
+    {
+        var value = Get(name);
+        if (string.IsNullOrEmpty(value))
+        {
+            Errors.Add($"--{name} is required");
+            return "";
+        }
+
+        return value;
+    }
+
+    public long GetInt64(string name, long fallback)
+    {
+        var text = Get(name);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (!long.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value) || value < 0)
+        {
+            Errors.Add($"--{name} '{text}' is not a non-negative integer");
+        }
+
+        return value;
+    }
+
+    /// <summary>Adds an error for every option given that no <see cref="Get"/> asked for.</summary>
+    public void RejectUnknown()
+    {
+        foreach (var name in _values.Keys)
+        {
+            if (!_used.Contains(name))
+            {
+                Errors.Add($"unknown option --{name}");
+            }
+        }
+    }
+
+    /// <summary>A reader over a file, decompressed when its name ends in .gz.</summary>
+    public static TextReader OpenText(string path)
+    {
+        Stream stream = File.OpenRead(path);
+        if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
+        {
+            stream = new System.IO.Compression.GZipStream(stream, System.IO.Compression.CompressionMode.Decompress);
+        }
+
+        return new StreamReader(stream);
+    }
+}
