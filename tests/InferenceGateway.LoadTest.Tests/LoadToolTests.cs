@@ -258,12 +258,6 @@ public sealed class LoadToolTests : IDisposable
     }
 
     [Fact]
-    public void Create_IngestTarget_NotSupportedYet()
-    {
-        Assert.Throws<NotSupportedException>(() => TargetFactory.Create(new TargetSettings { Kind = TargetKind.Ingest }));
-    }
-
-    [Fact]
     public void BuildResponse_TargetSize_SerializedSizeClose()
     {
         foreach (int size in new[] { 64, 200, 1000, 70_000 })

@@ -4,13 +4,14 @@ using System.Text;
 using Google.Protobuf;
 using InferenceGateway.LoadTest.Echo;
 using InferenceGateway.LoadTest.Engine;
+using InferenceGateway.LoadTest.Freshness;
 using InferenceGateway.LoadTest.Ort;
 using InferenceGateway.LoadTest.Output;
 using InferenceGateway.LoadTest.Targets;
 
 namespace InferenceGateway.LoadTest.Cli;
 
-/// <summary>The <c>ig-load</c> command line: run, echo-server, payload, plot, ort.</summary>
+/// <summary>The <c>ig-load</c> command line: run, freshness, echo-server, payload, plot, ort.</summary>
 public static class LoadTool
 {
     /// <summary>Usage text.</summary>
@@ -18,7 +19,7 @@ public static class LoadTool
         ig-load: load generator for Open Inference Protocol (KServe v2) gRPC endpoints.
 
         ig-load run [options]            send load, print a table, optionally --json/--csv
-          --target kserve|predict|raw    request kind (default kserve; ingest is reserved)
+          --target kserve|predict|raw|ingest  request kind (default kserve)
           --url URL                      server (default http://127.0.0.1:50051); loopback only unless --allow-remote
           --model NAME --version V       model (default fraud / 1)
           --shape 1x512 [--input-name N] [--distinct 16] [--seed 42]   random FP32 tensors
@@ -27,6 +28,16 @@ public static class LoadTool
           --contents raw|typed           raw_input_contents or fp32_contents (default raw)
           --feature name=value ...       predict: request-time features (default: test data rows named by
                                          models/<model>/config.json); --entities N distinct entity ids
+          --events FILE                  ingest: events CSV (default <models-dir>/data/transactions.csv.gz);
+                                         predict: one request per row (numbers as features, strings as
+                                         attributes, event time now) instead of test data
+          --entity-column card_id --time-column event_time_unix_ms --ignore-columns label
+                                         columns of the events CSV (numeric columns -> numbers, others -> strings)
+          --stream transactions          ingest: the events' stream
+          --events-per-call 100          ingest: events per IngestEvents call (h2: one body of that many frames);
+                                         event times rebased into the minute before the run; with --entities N
+                                         row i goes to entity-(i mod N); a call whose IngestSummary does not
+                                         accept all its events counts as an error; events/s = calls/s x N
           --payload FILE --path P        raw: a pre-built gRPC frame and the method path
           --mode closed|open             closed loop (workers) or open loop (arrival rate); default closed
           --concurrency 1,4,16,64        closed-loop workers; a list sweeps
@@ -39,8 +50,16 @@ public static class LoadTool
           --client h2|http               h2 (default): ig-load's own HTTP/2 connections, cheapest on the client's
                                          CPU; http: HttpClient (our gRPC library; raw: SocketsHttpHandler)
           --label NAME --json FILE --csv FILE --quiet
+        ig-load freshness [--url URL] [--trials 1000] [--warmup-trials 20] [--query getfeatures|predict]
+                    [--per-call] [--feature txn_count_10m] [--model fraud --version 2] [--stream transactions]
+                    [--events FILE] [--entity-prefix P] [--timeout 5s] [--interval 0ms] [--max-duration 10m]
+                    [--json FILE] [--quiet]
+                                         send -> visible latency: per trial one event for a new entity over one
+                                         long-lived IngestEvents stream (--per-call: a call per event, which times
+                                         the acknowledgement too), then GetFeatures (or Predict) back to back until
+                                         the feature is no longer defaulted
         ig-load echo-server --port N [--response-bytes 64] [--lifetime 1h]
-        ig-load payload [--target kserve|predict] [model options] --out FILE
+        ig-load payload [--target kserve|predict|ingest] [model options] --out FILE
         ig-load plot --csv a.csv [--csv b.csv ...] --out chart.svg [--title T]
         ig-load ort --model-file models/bench_mlp/1/model.onnx [--batch 64] [--intra-op-threads 0]
                     [--parallel 1] [--warmup 2s] [--duration 8s] [--json FILE]
@@ -48,7 +67,7 @@ public static class LoadTool
                                          sessions on N threads, like N execution instances
         """;
 
-    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "allow-remote", "precise-timer", "quiet", "help" };
+    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "allow-remote", "precise-timer", "quiet", "help", "per-call" };
 
     /// <summary>Runs the tool; returns the process exit code (0 ok, 1 failure or errors seen, 2 usage).</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
@@ -68,6 +87,7 @@ public static class LoadTool
             return args[0] switch
             {
                 "run" => await RunCommandAsync(reader, args, stdout, stderr, cancellationToken).ConfigureAwait(false),
+                "freshness" => await FreshnessCommandAsync(reader, args, stdout, stderr, cancellationToken).ConfigureAwait(false),
                 "echo-server" => await EchoServerCommandAsync(reader, stdout, cancellationToken).ConfigureAwait(false),
                 "payload" => PayloadCommand(reader, stdout),
                 "plot" => PlotCommand(reader, stdout),
@@ -81,7 +101,7 @@ public static class LoadTool
             await stderr.WriteLineAsync(Usage).ConfigureAwait(false);
             return 2;
         }
-        catch (Exception ex) when (ex is InvalidOperationException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or FileNotFoundException or FormatException or NotSupportedException or ArgumentException or IOException)
+        catch (Exception ex) when (ex is InvalidOperationException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or FileNotFoundException or FormatException or NotSupportedException or ArgumentException or IOException or Grpc.Core.RpcException)
         {
             await stderr.WriteLineAsync("ig-load: " + ex.Message).ConfigureAwait(false);
             return 1;
@@ -96,6 +116,7 @@ public static class LoadTool
         string? shape = a.Get("shape");
         string contents = a.Get("contents", "raw")!;
         string client = a.Get("client", "h2")!;
+        int? entities = a.Get("entities") is null ? null : a.GetInt("entities", 0);
         return new TargetSettings
         {
             Kind = kind switch
@@ -124,7 +145,12 @@ public static class LoadTool
                 _ => throw new UsageException($"--contents: unknown '{contents}' (raw, typed)"),
             },
             Features = TargetFactory.ParseFeatures(a.GetAll("feature")),
-            Entities = a.GetInt("entities", 64),
+            Entities = entities ?? 64,
+            SpreadEntities = entities ?? 0,
+            EventsFile = a.Get("events"),
+            EventColumns = ReadEventColumns(a),
+            Stream = a.Get("stream", TargetSettings.DefaultStream)!,
+            EventsPerCall = a.GetInt("events-per-call", 100),
             Path = a.Get("path"),
             PayloadFile = a.Get("payload"),
             Client = client switch
@@ -135,6 +161,18 @@ public static class LoadTool
             },
             Connections = a.GetInt("connections", 1),
             Timeout = a.GetDuration("timeout", TimeSpan.FromSeconds(10)),
+        };
+    }
+
+    /// <summary>Reads the columns of an events CSV: --entity-column, --time-column, --ignore-columns (comma-separated).</summary>
+    public static EventColumns ReadEventColumns(ArgReader a)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        return new EventColumns
+        {
+            Entity = a.Get("entity-column", EventColumns.DefaultEntity)!,
+            Time = a.Get("time-column", EventColumns.DefaultTime)!,
+            Ignored = a.Get("ignore-columns", "label")!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         };
     }
 
@@ -238,7 +276,10 @@ public static class LoadTool
                 }
             }
 
-            var info = new RunInfo(target.Description, "ig-load " + string.Join(' ', args), started);
+            var info = new RunInfo(target.Description, "ig-load " + string.Join(' ', args), started)
+            {
+                EventsPerCall = settings.Kind == TargetKind.Ingest ? settings.EventsPerCall : 0,
+            };
             Reports.WriteTable(stdout, info, results);
             if (jsonPath is not null)
             {
@@ -251,7 +292,7 @@ public static class LoadTool
             {
                 EnsureDirectory(csvPath);
                 using var writer = new StreamWriter(csvPath, append: false, new UTF8Encoding(false));
-                Reports.WriteCsv(writer, results);
+                Reports.WriteCsv(writer, results, info.EventsPerCall);
             }
         }
 
@@ -263,6 +304,60 @@ public static class LoadTool
 
         // Nothing succeeded: the target is wrong or down; a non-zero exit stops scripts from charting garbage.
         return ok > 0 ? 0 : 1;
+    }
+
+    private static async Task<int> FreshnessCommandAsync(ArgReader a, string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        string query = a.Get("query", "getfeatures")!;
+        string models = a.Get("models-dir", "models")!;
+        var options = new FreshnessOptions
+        {
+            Url = new Uri(a.Get("url", "http://127.0.0.1:50051")!),
+            AllowRemote = a.Flag("allow-remote"),
+            Trials = a.GetInt("trials", 1000),
+            WarmupTrials = a.GetInt("warmup-trials", 20),
+            Query = query switch
+            {
+                "getfeatures" => FreshnessQuery.GetFeatures,
+                "predict" => FreshnessQuery.Predict,
+                _ => throw new UsageException($"--query: unknown '{query}' (getfeatures, predict)"),
+            },
+            CallPerEvent = a.Flag("per-call"),
+            Stream = a.Get("stream", TargetSettings.DefaultStream)!,
+            Feature = a.Get("feature", "txn_count_10m")!,
+            Model = a.Get("model", "fraud")!,
+            Version = a.Get("version", "2")!,
+            EventsFile = a.Get("events") ?? Path.Combine(models, "data", "transactions.csv.gz"),
+            EventColumns = ReadEventColumns(a),
+            EntityPrefix = a.Get("entity-prefix"),
+            TrialTimeout = a.GetDuration("timeout", TimeSpan.FromSeconds(5)),
+            Interval = a.GetDuration("interval", TimeSpan.Zero),
+            MaxDuration = a.GetDuration("max-duration", TimeSpan.FromMinutes(10)),
+        };
+        string? jsonPath = a.Get("json");
+        bool quiet = a.Flag("quiet");
+        a.ThrowIfUnused();
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
+
+        FreshnessResult result = await FreshnessProbe.RunAsync(options, quiet ? null : line => stderr.WriteLine(line), ct).ConfigureAwait(false);
+        FreshnessReport.WriteTable(stdout, result);
+        if (jsonPath is not null)
+        {
+            EnsureDirectory(jsonPath);
+            using FileStream fs = File.Create(jsonPath);
+            FreshnessReport.WriteJson(fs, result, "ig-load " + string.Join(' ', args));
+        }
+
+        // Every event must have been applied and seen; anything else means the figures describe something else.
+        bool clean = result.Visible > 0 && result.NotVisible == 0 && result.Rejected == 0 && result.DroppedLate == 0 && result.Accepted == result.Sent;
+        return clean ? 0 : 1;
     }
 
     private static async Task<int> EchoServerCommandAsync(ArgReader a, TextWriter stdout, CancellationToken ct)
@@ -311,11 +406,23 @@ public static class LoadTool
         string output = a.Get("out") ?? throw new UsageException("payload needs --out FILE");
         a.ThrowIfUnused();
 
+        if (settings.Kind == TargetKind.Ingest)
+        {
+            // One IngestEvents body (events-per-call frames), e.g. for h2load -d; its event times are rebased to now,
+            // so it stays within the stream's allowed lateness only while no later events move the watermark on.
+            IngestCalls calls = TargetFactory.IngestCalls(settings);
+            byte[] body = calls.FramedBodies()[0];
+            EnsureDirectory(output);
+            File.WriteAllBytes(output, body);
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {output}: {calls.EventsPerCall} gRPC frames, {body.Length} B (Event)"));
+            return 0;
+        }
+
         IMessage message = settings.Kind switch
         {
             TargetKind.KServe or TargetKind.Raw => TargetFactory.InferRequests(settings)[0],
             TargetKind.Predict => TargetFactory.PredictRequests(settings)[0],
-            _ => throw new UsageException("payload supports --target kserve or predict"),
+            _ => throw new UsageException("payload supports --target kserve, predict or ingest"),
         };
         byte[] frame = GrpcFrame.Encode(message);
         EnsureDirectory(output);

@@ -52,8 +52,14 @@ public static class OutcomeCodes
     /// <summary>The client failed before a status arrived (connection refused, protocol error, bad HTTP status).</summary>
     public const int ClientError = 101;
 
+    /// <summary>An IngestEvents call ended OK but its IngestSummary says some events were dropped as too late.</summary>
+    public const int IngestDroppedLate = 102;
+
+    /// <summary>An IngestEvents call ended OK but its IngestSummary rejected events or accepted fewer than were sent.</summary>
+    public const int IngestRejected = 103;
+
     /// <summary>Size of a per-code counter array.</summary>
-    public const int Count = 102;
+    public const int Count = 104;
 
     private static readonly string[] GrpcNames =
     [
@@ -68,6 +74,8 @@ public static class OutcomeCodes
         >= 0 and < 17 => GrpcNames[code],
         Dropped => "dropped",
         ClientError => "client_error",
+        IngestDroppedLate => "ingest_dropped_late",
+        IngestRejected => "ingest_rejected",
         _ => "code_" + code.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 

@@ -11,7 +11,9 @@ namespace InferenceGateway.LoadTest.Http2;
 /// tool's cost rather than generality: the request header block is pre-encoded once, frames of many calls are
 /// coalesced into one socket write, one read loop demultiplexes responses, and each call's state is a pooled
 /// <see cref="IValueTaskSource{TResult}"/>, so a call allocates nothing in steady state. Response messages are
-/// counted, not parsed; the outcome is <c>grpc-status</c> from the trailers (or from a trailers-only response).
+/// discarded, not parsed; the outcome is <c>grpc-status</c> from the trailers (or from a trailers-only response),
+/// unless the call brings an <see cref="IResponseCheck"/>: then the first bytes of the response body are kept in the
+/// pooled call state and the check turns an OK into its own verdict.
 /// Flow control is honoured in both directions, SETTINGS/PING are acknowledged, GOAWAY and RST_STREAM are mapped
 /// to gRPC statuses, deadlines are enforced on the client (RST_STREAM CANCEL) and sent as <c>grpc-timeout</c>.
 /// </summary>
@@ -101,13 +103,15 @@ internal sealed class Http2GrpcConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sends one unary call (HEADERS with <paramref name="headerBlock"/>, DATA with <paramref name="body"/>, a framed
-    /// gRPC message) and completes with the gRPC status, <see cref="OutcomeCodes.ClientError"/> for a protocol
-    /// violation or a non-200 response, or UNAVAILABLE when the connection is gone.
+    /// Sends one call (HEADERS with <paramref name="headerBlock"/>, DATA with <paramref name="body"/>: one framed gRPC
+    /// message, or several for a client-streaming call sent whole) and completes with the gRPC status,
+    /// <see cref="OutcomeCodes.ClientError"/> for a protocol violation or a non-200 response, UNAVAILABLE when the
+    /// connection is gone, or, for an OK call with a <paramref name="check"/>, the check's verdict on the response.
     /// </summary>
-    public ValueTask<int> CallAsync(ReadOnlyMemory<byte> headerBlock, ReadOnlyMemory<byte> body, TimeSpan timeout, CancellationToken cancellationToken)
+    public ValueTask<int> CallAsync(ReadOnlyMemory<byte> headerBlock, ReadOnlyMemory<byte> body, TimeSpan timeout, CancellationToken cancellationToken, IResponseCheck? check = null)
     {
         Http2Call call = Rent();
+        call.Check = check;
         call.Deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         if (cancellationToken.CanBeCanceled)
         {
@@ -143,7 +147,7 @@ internal sealed class Http2GrpcConnection : IAsyncDisposable
             // Outside the lock: Dispose waits for a cancellation callback in flight, which takes the lock.
             call.Registration.Dispose();
             Return(call);
-            return full ? CallWhenSlotFreeAsync(headerBlock, body, timeout, cancellationToken) : new ValueTask<int>(early);
+            return full ? CallWhenSlotFreeAsync(headerBlock, body, timeout, check, cancellationToken) : new ValueTask<int>(early);
         }
 
         if (signal)
@@ -171,7 +175,7 @@ internal sealed class Http2GrpcConnection : IAsyncDisposable
         _socket.Dispose();
     }
 
-    private async ValueTask<int> CallWhenSlotFreeAsync(ReadOnlyMemory<byte> headerBlock, ReadOnlyMemory<byte> body, TimeSpan timeout, CancellationToken cancellationToken)
+    private async ValueTask<int> CallWhenSlotFreeAsync(ReadOnlyMemory<byte> headerBlock, ReadOnlyMemory<byte> body, TimeSpan timeout, IResponseCheck? check, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -204,7 +208,7 @@ internal sealed class Http2GrpcConnection : IAsyncDisposable
             }
         }
 
-        return await CallAsync(headerBlock, body, timeout, cancellationToken).ConfigureAwait(false);
+        return await CallAsync(headerBlock, body, timeout, cancellationToken, check).ConfigureAwait(false);
     }
 
     // Opens the stream and queues its frames; true when the write loop must be woken.
@@ -539,6 +543,18 @@ internal sealed class Http2GrpcConnection : IAsyncDisposable
         if (signal)
         {
             _writeSignal.Release();
+        }
+
+        if (call?.Check is not null)
+        {
+            ReadOnlySpan<byte> data = payload;
+            if ((flags & FlagPadded) != 0)
+            {
+                // Pad Length (1 byte), the data, then that many bytes of padding.
+                data = data.Length > 0 && data[0] < data.Length ? data[1..^data[0]] : default;
+            }
+
+            call.Capture(data);
         }
 
         if (call is not null && (flags & FlagEndStream) != 0)
@@ -956,6 +972,8 @@ internal sealed class Http2GrpcConnection : IAsyncDisposable
     private sealed class Http2Call : IValueTaskSource<int>, IHpackFieldSink
     {
         private ManualResetValueTaskSourceCore<int> _core;
+        private byte[]? _capture;
+        private int _captured;
 
         public Http2Call(Http2GrpcConnection connection)
         {
@@ -987,6 +1005,9 @@ internal sealed class Http2GrpcConnection : IAsyncDisposable
 
         public int HeaderBlocks { get; set; }
 
+        /// <summary>Judges an OK response; null for calls that only need the status.</summary>
+        public IResponseCheck? Check { get; set; }
+
         private int HttpStatus { get; set; }
 
         private int GrpcStatus { get; set; }
@@ -1001,12 +1022,52 @@ internal sealed class Http2GrpcConnection : IAsyncDisposable
             HeaderBlocks = 0;
             HttpStatus = 0;
             GrpcStatus = -1;
+            Check = null;
+            _captured = 0;
+        }
+
+        // Keeps the first bytes of the response body for the check: one buffer per pooled call, allocated once.
+        public void Capture(ReadOnlySpan<byte> data)
+        {
+            int room = Check!.CaptureBytes;
+            if (_capture is null || _capture.Length < room)
+            {
+                _capture = new byte[room];
+            }
+
+            int take = Math.Min(room - _captured, data.Length);
+            data[..take].CopyTo(_capture.AsSpan(_captured));
+            _captured += take;
         }
 
         public void SetResult(int status) => _core.SetResult(status);
 
         // 200 and a grpc-status, from the trailers or a trailers-only response; anything else is a client error.
-        public int Outcome() => HttpStatus == 200 && GrpcStatus >= 0 ? GrpcStatus : OutcomeCodes.ClientError;
+        // An OK call with a check is what the check makes of the first response message.
+        public int Outcome()
+        {
+            int status = HttpStatus == 200 && GrpcStatus >= 0 ? GrpcStatus : OutcomeCodes.ClientError;
+            if (status != OutcomeCodes.Ok || Check is null)
+            {
+                return status;
+            }
+
+            ReadOnlySpan<byte> body = _capture.AsSpan(0, _captured);
+            if (body.Length < 5 || body[0] != 0)
+            {
+                // No message, or a compressed one (we never offer compression).
+                return OutcomeCodes.ClientError;
+            }
+
+            long length = BinaryPrimitives.ReadUInt32BigEndian(body[1..]);
+            ReadOnlySpan<byte> message = body[5..];
+            if (message.Length > length)
+            {
+                message = message[..(int)length];
+            }
+
+            return Check.Check(message, truncated: message.Length < length);
+        }
 
         public void OnField(HpackField kind, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
         {

@@ -9,28 +9,36 @@ namespace InferenceGateway.LoadTest.Output;
 /// <param name="Target">Target description.</param>
 /// <param name="CommandLine">The arguments the tool was called with.</param>
 /// <param name="StartedUtc">When the run started.</param>
-public sealed record RunInfo(string Target, string CommandLine, DateTimeOffset StartedUtc);
+public sealed record RunInfo(string Target, string CommandLine, DateTimeOffset StartedUtc)
+{
+    /// <summary>Events per call of an ingest run (0 for other targets): reports add events/s = calls/s x this.</summary>
+    public int EventsPerCall { get; init; }
+}
 
 /// <summary>Human table, JSON and CSV renderings of step results (one row or object per sweep step).</summary>
 public static class Reports
 {
     /// <summary>CSV header; <c>ig-load plot</c> reads files with these columns.</summary>
     public const string CsvHeader =
-        "label,mode,concurrency,rate,arrival,duration_s,requests,ok,errors,dropped,throughput_rps,mean_ms,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,send_lag_p99_ms,client_cpu_pct,errors_by_code";
+        "label,mode,concurrency,rate,arrival,duration_s,requests,ok,errors,dropped,throughput_rps,mean_ms,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,send_lag_p99_ms,client_cpu_pct,errors_by_code,events_per_s";
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>Writes a fixed-width table of the steps.</summary>
     public static void WriteTable(TextWriter writer, RunInfo info, IReadOnlyList<StepResult> steps)
     {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(info);
+        ArgumentNullException.ThrowIfNull(steps);
+        bool events = info.EventsPerCall > 0;
         writer.WriteLine($"target: {info.Target}");
         writer.WriteLine(
-            $"{"step",-14} {"load",10} {"ok",10} {"errors",8} {"req/s",10} {"mean ms",9} {"p50 ms",9} {"p90 ms",9} {"p99 ms",9} {"p99.9 ms",9} {"max ms",9} {"cpu %",6}");
+            $"{"step",-14} {"load",10} {"ok",10} {"errors",8} {(events ? "calls/s" : "req/s"),10} {(events ? $"{"events/s",11} " : string.Empty)}{"mean ms",9} {"p50 ms",9} {"p90 ms",9} {"p99 ms",9} {"p99.9 ms",9} {"max ms",9} {"cpu %",6}");
         foreach (StepResult s in steps)
         {
             writer.WriteLine(string.Format(
                 Inv,
-                "{0,-14} {1,10} {2,10} {3,8} {4,10:F1} {5,9:F3} {6,9:F3} {7,9:F3} {8,9:F3} {9,9:F3} {10,9:F3} {11,6:F1}",
+                "{0,-14} {1,10} {2,10} {3,8} {4,10:F1} {12}{5,9:F3} {6,9:F3} {7,9:F3} {8,9:F3} {9,9:F3} {10,9:F3} {11,6:F1}",
                 Truncate(s.Options.Label, 14),
                 LoadText(s.Options),
                 s.Successes,
@@ -42,7 +50,8 @@ public static class Reports
                 s.LatencyMs(99),
                 s.LatencyMs(99.9),
                 s.Latency.Max / 1e6,
-                s.ClientCpuPercent));
+                s.ClientCpuPercent,
+                events ? string.Format(Inv, "{0,11:F0} ", s.Throughput * info.EventsPerCall) : string.Empty));
             IReadOnlyList<KeyValuePair<string, long>> errors = s.ErrorsByName();
             if (errors.Count > 0)
             {
@@ -61,9 +70,11 @@ public static class Reports
         }
     }
 
-    /// <summary>Writes the CSV header and one row per step.</summary>
-    public static void WriteCsv(TextWriter writer, IReadOnlyList<StepResult> steps)
+    /// <summary>Writes the CSV header and one row per step; <c>events_per_s</c> is filled for ingest runs (<paramref name="eventsPerCall"/> &gt; 0).</summary>
+    public static void WriteCsv(TextWriter writer, IReadOnlyList<StepResult> steps, int eventsPerCall = 0)
     {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(steps);
         writer.WriteLine(CsvHeader);
         foreach (StepResult s in steps)
         {
@@ -89,7 +100,8 @@ public static class Reports
                 (s.Latency.Max / 1e6).ToString("F4", Inv),
                 s.SendLag is null ? string.Empty : (s.SendLag.GetValueAtPercentile(99) / 1e6).ToString("F4", Inv),
                 s.ClientCpuPercent.ToString("F1", Inv),
-                CsvField(ErrorsText(s.ErrorsByName(), ";"))));
+                CsvField(ErrorsText(s.ErrorsByName(), ";")),
+                eventsPerCall > 0 ? (s.Throughput * eventsPerCall).ToString("F2", Inv) : string.Empty));
         }
     }
 
@@ -102,6 +114,11 @@ public static class Reports
         json.WriteString("target", info.Target);
         json.WriteString("command", info.CommandLine);
         json.WriteString("started_utc", info.StartedUtc.ToString("O", Inv));
+        if (info.EventsPerCall > 0)
+        {
+            json.WriteNumber("events_per_call", info.EventsPerCall);
+        }
+
         json.WriteStartObject("client");
         json.WriteNumber("cores", Environment.ProcessorCount);
         json.WriteString("os", System.Runtime.InteropServices.RuntimeInformation.OSDescription);
@@ -139,6 +156,11 @@ public static class Reports
 
             json.WriteEndObject();
             json.WriteNumber("throughput_rps", Math.Round(s.Throughput, 3));
+            if (info.EventsPerCall > 0)
+            {
+                json.WriteNumber("events_per_s", Math.Round(s.Throughput * info.EventsPerCall, 1));
+            }
+
             json.WriteStartObject("latency_ms");
             json.WriteNumber("min", s.Latency.Min / 1e6);
             json.WriteNumber("mean", Math.Round(s.Latency.Mean / 1e6, 6));

@@ -18,6 +18,7 @@ public sealed class H2GrpcTarget : ILoadTarget
     private readonly byte[] _headerBlock;
     private readonly ReadOnlyMemory<byte>[] _frames;
     private readonly TimeSpan _timeout;
+    private readonly IResponseCheck? _check;
     private readonly Http2GrpcConnection?[] _connections;
     private readonly object _connectLock = new();
     private readonly Task<Http2GrpcConnection>?[] _connecting;
@@ -27,11 +28,12 @@ public sealed class H2GrpcTarget : ILoadTarget
     /// <summary>Creates the target; connections open on first use.</summary>
     /// <param name="address">Server base address, <c>http://host:port</c> (cleartext, prior knowledge).</param>
     /// <param name="path">Method path, e.g. <c>/inference.GRPCInferenceService/ModelInfer</c>.</param>
-    /// <param name="frames">Length-prefixed request frames, sent round-robin.</param>
+    /// <param name="frames">Request bodies, sent round-robin: one length-prefixed frame each, or several for a client-streaming call.</param>
     /// <param name="connections">HTTP/2 connections to spread calls over.</param>
     /// <param name="timeout">Deadline of each call (sent as <c>grpc-timeout</c>, enforced by the client too).</param>
     /// <param name="description">Report description.</param>
-    public H2GrpcTarget(Uri address, string path, IReadOnlyList<byte[]> frames, int connections, TimeSpan timeout, string description)
+    /// <param name="check">Judges the response of each OK call (null: OK is success).</param>
+    public H2GrpcTarget(Uri address, string path, IReadOnlyList<byte[]> frames, int connections, TimeSpan timeout, string description, IResponseCheck? check = null)
     {
         ArgumentNullException.ThrowIfNull(address);
         ArgumentNullException.ThrowIfNull(path);
@@ -49,6 +51,7 @@ public sealed class H2GrpcTarget : ILoadTarget
         _host = address.Host.Trim('[', ']');
         _port = address.Port;
         _timeout = timeout;
+        _check = check;
         _headerBlock = Hpack.EncodeRequestHeaders(
             "http",
             address.Authority,
@@ -124,7 +127,7 @@ public sealed class H2GrpcTarget : ILoadTarget
             }
         }
 
-        return new RequestOutcome(await connection.CallAsync(_headerBlock, frame, _timeout, cancellationToken).ConfigureAwait(false));
+        return new RequestOutcome(await connection.CallAsync(_headerBlock, frame, _timeout, cancellationToken, _check).ConfigureAwait(false));
     }
 
     /// <inheritdoc />

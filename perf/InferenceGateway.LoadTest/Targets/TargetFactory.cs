@@ -18,7 +18,7 @@ public enum TargetKind
     /// <summary>Pre-built frames posted over bare HTTP/2 (no gRPC library).</summary>
     Raw,
 
-    /// <summary>gateway.v1 IngestEvents: reserved until the RPC exists in gateway.proto.</summary>
+    /// <summary>gateway.v1 IngestEvents: client-streaming calls of events from a CSV file.</summary>
     Ingest,
 }
 
@@ -40,6 +40,12 @@ public sealed record TargetSettings
 
     /// <summary>Gateway Predict method path.</summary>
     public const string PredictPath = "/gateway.v1.Gateway/Predict";
+
+    /// <summary>Gateway IngestEvents method path.</summary>
+    public const string IngestPath = "/gateway.v1.Gateway/IngestEvents";
+
+    /// <summary>The bundled stream (features/transactions.json).</summary>
+    public const string DefaultStream = "transactions";
 
     /// <summary>Request kind.</summary>
     public TargetKind Kind { get; init; } = TargetKind.KServe;
@@ -85,6 +91,30 @@ public sealed record TargetSettings
 
     /// <summary>Predict: distinct entity ids (cycled).</summary>
     public int Entities { get; init; } = 64;
+
+    /// <summary>
+    /// Ingest (and predict with <see cref="EventsFile"/>): spread the file's rows over this many entity ids
+    /// (<c>entity-0</c> ...); 0 keeps the file's own ids.
+    /// </summary>
+    public int SpreadEntities { get; init; }
+
+    /// <summary>
+    /// Events CSV: ingest reads its events from it (null: <c>&lt;models-dir&gt;/data/transactions.csv.gz</c>); predict,
+    /// when given, sends one request per row instead of test data rows.
+    /// </summary>
+    public string? EventsFile { get; init; }
+
+    /// <summary>Entity, event-time and ignored columns of <see cref="EventsFile"/>.</summary>
+    public EventColumns EventColumns { get; init; } = new();
+
+    /// <summary>Ingest: the stream the events belong to.</summary>
+    public string Stream { get; init; } = DefaultStream;
+
+    /// <summary>Ingest: events per IngestEvents call.</summary>
+    public int EventsPerCall { get; init; } = 100;
+
+    /// <summary>Ingest: the clock event times are rebased against.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>Raw: method path; null derives it from the payload kind.</summary>
     public string? Path { get; init; }
@@ -167,11 +197,38 @@ public static class TargetFactory
             }
 
             case TargetKind.Ingest:
+            {
+                IngestCalls calls = IngestCalls(settings);
+                string description = string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"gateway IngestEvents {settings.Stream}: {calls.Calls.Count} call(s) of {calls.EventsPerCall} events from {EventsPath(settings)} ({calls.Rows} rows, {calls.Entities} entities, times rebased to {DateTimeOffset.FromUnixTimeMilliseconds(calls.FirstTime):HH:mm:ss.fff}..{DateTimeOffset.FromUnixTimeMilliseconds(calls.LastTime):HH:mm:ss.fff} UTC)");
+                var check = new IngestSummaryCheck(calls.EventsPerCall);
+                return settings.Client == ClientKind.H2
+                    ? new H2GrpcTarget(settings.Url, TargetSettings.IngestPath, calls.FramedBodies(), settings.Connections, settings.Timeout, description, check)
+                    : new GrpcClientStreamingTarget(settings.Url, TargetSettings.IngestPath, calls.Calls, settings.Connections, settings.Timeout, description, check);
+            }
+
             default:
-                // Seam: once gateway.proto has IngestEvents, build pre-serialized event batches here and
-                // return a GrpcUnaryTarget on "/gateway.v1.Gateway/IngestEvents".
-                throw new NotSupportedException("the ingest target waits for gateway.v1.Gateway/IngestEvents in protos/gateway/v1/gateway.proto");
+                throw new NotSupportedException($"unknown target kind {settings.Kind}");
         }
+    }
+
+    /// <summary>The events file the settings name, or the bundled one under the models directory.</summary>
+    public static string EventsPath(TargetSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings.EventsFile ?? System.IO.Path.Combine(settings.ModelsDirectory, "data", "transactions.csv.gz");
+    }
+
+    /// <summary>
+    /// The ingest target's calls: <see cref="TargetSettings.EventsPerCall"/> events each from <see cref="EventsPath"/>,
+    /// times rebased into the minute before now (<see cref="EventPayloads.BuildIngestCalls"/>).
+    /// </summary>
+    public static IngestCalls IngestCalls(TargetSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        EventTable table = EventTable.Load(EventsPath(settings), settings.EventColumns);
+        return EventPayloads.BuildIngestCalls(table, settings.Stream, settings.EventsPerCall, settings.SpreadEntities, settings.Time.GetUtcNow().ToUnixTimeMilliseconds());
     }
 
     private static ILoadTarget Unary(TargetSettings settings, string path, List<byte[]> messages, string description) =>
@@ -215,14 +272,21 @@ public static class TargetFactory
     }
 
     /// <summary>
-    /// Predict requests: the given <see cref="TargetSettings.Features"/> for each entity, or, when none are given,
-    /// one request per test data row with feature names from <c>models/&lt;model&gt;/config.json</c>
-    /// (<c>versions.&lt;v&gt;.features</c>), entity ids cycling over <see cref="TargetSettings.Entities"/>.
+    /// Predict requests: the given <see cref="TargetSettings.Features"/> for each entity; or one request per row of
+    /// <see cref="TargetSettings.EventsFile"/> when given (<see cref="EventPayloads.PredictRequests"/>: numbers as
+    /// features, strings as attributes, the row's entity, event time now); or one request per test data row with
+    /// feature names from <c>models/&lt;model&gt;/config.json</c> (<c>versions.&lt;v&gt;.features</c>), entity ids
+    /// cycling over <see cref="TargetSettings.Entities"/>.
     /// </summary>
     public static List<Contracts.Gateway.PredictRequest> PredictRequests(TargetSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
         int entities = Math.Max(1, settings.Entities);
+        if (settings.EventsFile is { } events && settings.Features.Count == 0)
+        {
+            return EventPayloads.PredictRequests(EventTable.Load(events, settings.EventColumns), settings.Model, settings.Version, settings.SpreadEntities);
+        }
+
         if (settings.Features.Count > 0)
         {
             return [.. RequestPayloads.PredictRequests(settings.Model, settings.Version, settings.Features, entities)];
