@@ -11,6 +11,9 @@
 #                  then saturation: gateways at max batch 64 under h2load (1 and 8 rows per request) vs `ig-load ort`
 #                  at batch 64 in the same ORT arrangement (1 session x 2 threads, 2 x 1), interleaved, with the
 #                  bare echo server's cost per request at the same load (the bound two shared cores allow)
+#   features       streaming features (issue 21): ingest events/s in process (BenchmarkDotNet) and over gRPC
+#                  (ig-load ingest, gateway CPU per event), fraud v2 lookup + assembly in process, Predict fraud v2 vs
+#                  ModelInfer fraud v2 on precomputed vectors (interleaved), freshness over gRPC, state bytes per card
 #
 # Knobs (environment): SCENARIOS="ort transport batching" runs a subset; QUICK=1 shortens every run (to check the
 # script, not for numbers); SKIP_BUILD=1 uses existing Release binaries; REPORT_ONLY=1 rewrites RESULTS.md from the
@@ -22,7 +25,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-SCENARIOS="${SCENARIOS:-ort batcher codec transport batching}"
+SCENARIOS="${SCENARIOS:-ort batcher codec transport batching features}"
 QUICK="${QUICK:-0}"
 CONFIG=Release
 PY=/usr/bin/python3
@@ -446,6 +449,116 @@ sat_h2load() {
   printf '%s,%s,%s,%s\n' "$round" "$target" "$((s1 - s0))" "$((m1 - m0))" >> "$results/saturation-cpu.csv"
 }
 
+# --- streaming features (issue 21) ----------------------------------------------------------------------------------
+# In process: BenchmarkDotNet FeatureIngest (events/s on one thread) and FeatureAssembly (fraud v2 lookup + assembly;
+# its cleanup prints single-call percentiles and the state per card into the log). Over gRPC, one gateway with an empty
+# feature state in a scratch data directory, bundled models and definitions, taking in turn:
+#   1. ig-load ingest of the bundled month, exactly one pass (the last call wraps round to the first 34 rows) ->
+#      the engine's state estimate per card from /metrics;
+#   2. Predict fraud v2 (one request per transaction of the month, event time now: each card's streaming features are
+#      computed over its month) against ModelInfer fraud v2 on the 8-feature rows of test_data.json (the same vectors,
+#      precomputed), same h2 client and concurrency, interleaved rounds with the order alternating;
+#   3. freshness: send -> visible over one IngestEvents stream, polled with GetFeatures and with Predict, then one call
+#      per event (acknowledgement timed too);
+#   4. ingest throughput rounds, last, as they grow the state the Predict runs read.
+# Every ig-load run is bracketed by a /metrics scrape and the gateway's CPU ticks (features-cpu.csv), so the report
+# takes calls, events, CPU and allocations per run from the gateway's own counters over exactly that run.
+features_snap() { # NAME PID ADMIN
+  curl -sf "http://127.0.0.1:$3/metrics" > "$results/features-$1.txt" || return 1
+  printf '%s,%s,%s\n' "$1" "$(cpu_ticks "$2")" "$(date +%s.%N)" >> "$results/features-cpu.csv"
+}
+
+features_run() { # NAME PID ADMIN ig-load arguments...
+  local name="$1" pid="$2" admin="$3" rc=0
+  shift 3
+  features_snap "$name-before" "$pid" "$admin" || return 1
+  ig_load "$@" --label "$name" --quiet --json "$results/features-$name.json" > "$results/features-$name.log" 2>&1 || rc=1
+  features_snap "$name-after" "$pid" "$admin" || rc=1
+  return "$rc"
+}
+
+scenario_features() {
+  local failed=0 r t q first fwarm=8s trials=2000
+  first="$(wc -l < "$commands")"
+  [ "$QUICK" = "1" ] && { fwarm=1s; trials=200; }
+  local info="$results/features-info.env"
+  {
+    printf 'features_started=%q\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf 'features_commit=%q\n' "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    printf 'features_quick=%q\nfeatures_long=%q\nfeatures_rounds=%q\nfeatures_trials=%q\nfeatures_warm=%q\n' "$QUICK" "$long" "$rounds" "$trials" "$fwarm"
+  } > "$info"
+  bdn features-ingest '*FeatureIngest*'
+  bdn features-assembly '*FeatureAssembly*'
+
+  local data events=models/data/transactions.csv.gz rows calls
+  data="$(mktemp -d)"
+  rows="$(zcat "$events" | tail -n +2 | grep -c .)"
+  calls=$(((rows + 99) / 100))
+  log "features: gateway with an empty feature state in $data"
+  if ! start_gateway features "--Gateway:DataDirectory=$data"; then
+    rm -rf "$data"
+    note_status features "FAILED (gateway)"
+    return 0
+  fi
+  local pid="$GW_PID" admin="$GW_ADMIN" url="http://127.0.0.1:$GW_PORT"
+  echo "name,cpu_ticks,unix_s" > "$results/features-cpu.csv"
+
+  log "features: 1. the bundled month, one pass ($calls calls of 100 events)"
+  features_run ingest-month "$pid" "$admin" run --target ingest --url "$url" --events "$events" --events-per-call 100 \
+    --concurrency 2 --warmup 0s --requests "$calls" --max-duration 300s || failed=1
+
+  log "features: 2. Predict fraud v2 vs ModelInfer fraud v2, $rounds round(s)"
+  local kserve=(run --target kserve --url "$url" --model fraud --version 2 --concurrency 16)
+  local predict=(run --target predict --url "$url" --model fraud --version 2 --events "$events" --concurrency 16)
+  ig_load "${kserve[@]}" --warmup 0s --duration "$fwarm" --quiet > /dev/null 2>&1 || failed=1 # discarded: JIT, pools
+  ig_load "${predict[@]}" --warmup 0s --duration "$fwarm" --quiet > /dev/null 2>&1 || failed=1
+  for r in $(seq 1 "$rounds"); do
+    for t in $(if [ $((r % 2)) = 1 ]; then echo kserve predict; else echo predict kserve; fi); do
+      if [ "$t" = kserve ]; then
+        features_run "kserve-r$r" "$pid" "$admin" "${kserve[@]}" --warmup 2s --duration "$long" || failed=1
+      else
+        features_run "predict-r$r" "$pid" "$admin" "${predict[@]}" --warmup 2s --duration "$long" || failed=1
+      fi
+    done
+  done
+
+  log "features: 3. freshness, $trials trials each"
+  for q in getfeatures predict per-call; do
+    local how=(--query "$q")
+    [ "$q" = per-call ] && how=(--query getfeatures --per-call)
+    features_snap "freshness-$q-before" "$pid" "$admin" || failed=1
+    ig_load freshness --url "$url" "${how[@]}" --trials "$trials" --warmup-trials 50 --events "$events" --max-duration 120s \
+      --quiet --json "$results/features-freshness-$q.json" > "$results/features-freshness-$q.log" 2>&1 || failed=1
+    features_snap "freshness-$q-after" "$pid" "$admin" || failed=1
+  done
+
+  log "features: 4. ingest throughput, $rounds round(s)"
+  for r in $(seq 1 "$rounds"); do
+    features_run "ingest-r$r" "$pid" "$admin" run --target ingest --url "$url" --events "$events" --events-per-call 100 \
+      --concurrency 4 --warmup 2s --duration "$long" || failed=1
+  done
+
+  # 5. Freshness again while another ig-load ingests as fast as it can (background, stopped when the probe is done;
+  # its rate over the probe comes from the gateway's counter).
+  log "features: 5. freshness while ingesting"
+  record dotnet "$load_dll" run --target ingest --url "$url" --events "$events" --events-per-call 100 --concurrency 4 \
+    --warmup 0s --duration 120s --quiet
+  dotnet "$load_dll" run --target ingest --url "$url" --events "$events" --events-per-call 100 --concurrency 4 \
+    --warmup 0s --duration 120s --quiet > "$results/features-freshness-busy-load.log" 2>&1 &
+  local busy=$!
+  pids+=("$busy")
+  sleep 3
+  features_snap freshness-busy-before "$pid" "$admin" || failed=1
+  ig_load freshness --url "$url" --query getfeatures --trials "$((trials / 4))" --warmup-trials 20 --events "$events" \
+    --max-duration 100s --quiet --json "$results/features-freshness-busy.json" > "$results/features-freshness-busy.log" 2>&1 || failed=1
+  features_snap freshness-busy-after "$pid" "$admin" || failed=1
+  stop_pid "$busy"
+  stop_pid "$pid"
+  rm -rf "$data"
+  tail -n +"$((first + 1))" "$commands" > "$results/features-commands.txt"
+  if [ "$failed" = 0 ]; then note_status features ok; else note_status features "FAILED (see results/features-*.log)"; fi
+}
+
 [ "${REPORT_ONLY:-0}" = "1" ] || for s in $SCENARIOS; do
   case "$s" in
     ort) scenario_ort ;;
@@ -453,7 +566,8 @@ sat_h2load() {
     codec) scenario_codec ;;
     transport) scenario_transport ;;
     batching) scenario_batching ;;
-    *) note_status "$s" "unknown scenario (ort, batcher, codec, transport, batching)" ;;
+    features) scenario_features ;;
+    *) note_status "$s" "unknown scenario (ort, batcher, codec, transport, batching, features)" ;;
   esac
 done
 
@@ -949,6 +1063,350 @@ w("")
 if os.path.exists(os.path.join(R, "batching-latency-throughput.svg")):
     w("![latency vs throughput, batching on vs off](results/batching-latency-throughput.svg)")
     w("")
+
+# --- Streaming features (issue 21): everything from features-* files, so REPORT_ONLY and partial runs render it. ---
+def features_section():
+    info = {}
+    for line in (read("features-info.env") or "").splitlines():
+        k, _, v = line.partition("=")
+        info[k] = v.strip("'\"")
+    w("## Streaming features (issue 21): ingest, lookup and assembly, the price of enrichment, freshness, state")
+    w("")
+    if not info:
+        w("_Not run (scenario `features`); see `perf/results/status.txt`._")
+        w("")
+        return
+    quick = " **QUICK run: check the script, do not quote these numbers.**" if info.get("features_quick") == "1" else ""
+    w(f"Scenario `features`, started {info.get('features_started', '?')} at commit `{info.get('features_commit', '?')}`: "
+      f"{info.get('features_rounds', '?')} round(s) of {info.get('features_long', '?')} per gateway run, "
+      f"{info.get('features_trials', '?')} freshness trials per variant.{quick} One gateway (bundled models and "
+      "`features/`, an empty feature state in a scratch data directory) on 127.0.0.1, ig-load's own HTTP/2 client "
+      "(`--client h2`); every gateway run is bracketed by a `/metrics` scrape and the gateway's CPU ticks, so calls, "
+      "events, server CPU and allocations below are the gateway's own counters over exactly that run (warm-up "
+      "included), and client-side rates come from ig-load over its measured window.")
+    w("")
+
+    def metrics(name):
+        """Prometheus text of one scrape -> {sample key: value}."""
+        values = {}
+        for line in (read(f"features-{name}.txt") or "").splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                try:
+                    values[key] = float(value)
+                except ValueError:
+                    pass
+        return values
+
+    def sample(values, name, **labels):
+        total = None
+        for key, value in values.items():
+            base, _, rest = key.partition("{")
+            if base == name and all(f'{k}="{v}"' in rest for k, v in labels.items()):
+                total = (total or 0) + value
+        return total
+
+    tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
+    ticks = {}
+    for line in (read("features-cpu.csv") or "").splitlines()[1:]:
+        parts = line.split(",")
+        if len(parts) == 3:
+            ticks[parts[0]] = (int(parts[1]), float(parts[2]))
+
+    def run_delta(name, metric, **labels):
+        a, b = sample(metrics(f"{name}-before"), metric, **labels), sample(metrics(f"{name}-after"), metric, **labels)
+        return None if a is None and b is None else (b or 0) - (a or 0)
+
+    def server(name, metric, **labels):
+        """(calls or events over the run, server CPU us each, allocated B each, wall s) from the gateway's counters."""
+        n = run_delta(name, metric, **labels)
+        t0, t1 = ticks.get(f"{name}-before"), ticks.get(f"{name}-after")
+        if not n or not t0 or not t1:
+            return None
+        alloc = run_delta(name, "dotnet_gc_heap_total_allocated_bytes_total")
+        return {"n": n, "cpu_us": (t1[0] - t0[0]) * tick_us / n, "alloc": alloc / n if alloc is not None else None,
+                "wall": t1[1] - t0[1]}
+
+    def bdn_rows(table):
+        """Rows of a BenchmarkDotNet GitHub table as dicts (bold markers stripped)."""
+        lines = [l for l in (read(table) or "").splitlines() if l.startswith("|")]
+        if len(lines) < 3:
+            return []
+        head = [c.strip() for c in lines[0].strip("|").split("|")]
+        rows = []
+        for l in lines[2:]:
+            cells = [c.strip().replace("**", "") for c in l.strip("|").split("|")]
+            rows.append(dict(zip(head, cells)))
+        return rows
+
+    def us(text):
+        m = re.match(r"([\d,.]+)\s*(ns|us|μs|µs|ms|s)$", (text or "").strip())
+        if not m:
+            return None
+        scale = {"ns": 1e-3, "us": 1, "μs": 1, "µs": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+        return float(m.group(1).replace(",", "")) * scale
+
+    ROUNDS_F = int(info.get("features_rounds") or 1)
+    CALLS = {"kserve": ("gateway_grpc_server_calls_total", {"method": "/inference.GRPCInferenceService/ModelInfer", "status": "OK"}),
+             "predict": ("gateway_grpc_server_calls_total", {"method": "/gateway.v1.Gateway/Predict", "status": "OK"})}
+    EVENTS = ("gateway_features_events_ingested_total", {"stream": "transactions"})
+
+    # In process.
+    ingest_bdn = {r.get("State"): r for r in bdn_rows("features-ingest.md")}
+    assembly_bdn = {r.get("Model"): r for r in bdn_rows("features-assembly.md")}
+    log_text = read("features-assembly-benchmark.log") or ""
+    pct = {}
+    for m in re.finditer(r"// (fraud_v\d) single-call latency over ([\d,]+) calls.*?: p50 ([\d.]+) p90 ([\d.]+) p99 ([\d.]+) p99\.9 ([\d.]+) max ([\d.]+)", log_text):
+        pct[m.group(1)] = {"calls": m.group(2), "p50": float(m.group(3)), "p90": float(m.group(4)), "p99": float(m.group(5)),
+                           "p999": float(m.group(6)), "max": float(m.group(7))}
+    state_line = re.search(r"// state: (\d+) cards, (\d+) events, estimated (\d+) B \((\d+) B/card\), managed heap \+(-?\d+) B \((-?\d+) B/card\)", log_text)
+
+    # Over gRPC.
+    month = step(load("features-ingest-month.json"))
+    month_after = metrics("ingest-month-after")
+    state_bytes = sample(month_after, "gateway_features_state_bytes", stream="transactions")
+    entities = sample(month_after, "gateway_features_entities", stream="transactions")
+    month_events = run_delta("ingest-month", EVENTS[0], **EVENTS[1])
+    per_card = state_bytes / entities if state_bytes and entities else None
+    month_rows = re.search(r"\((\d+) rows", (load("features-ingest-month.json") or {}).get("target", ""))
+    month_rows = int(month_rows.group(1)) if month_rows else None
+
+    ingest_runs = []
+    for r in range(1, ROUNDS_F + 1):
+        s = step(load(f"features-ingest-r{r}.json"))
+        sv = server(f"ingest-r{r}", EVENTS[0], **EVENTS[1])
+        ingest_runs.append((r, s, sv))
+    ing_eps = [s["events_per_s"] for _, s, _ in ingest_runs if s and s.get("events_per_s") and s["errors"] == 0]
+    ing_cpu = [sv["cpu_us"] for _, s, sv in ingest_runs if sv]
+
+    pk = {"kserve": [], "predict": []}
+    for r in range(1, ROUNDS_F + 1):
+        for t in ("kserve", "predict"):
+            s = step(load(f"features-{t}-r{r}.json"))
+            sv = server(f"{t}-r{r}", CALLS[t][0], **CALLS[t][1])
+            lookup = None
+            if t == "predict":
+                ls, lc = run_delta(f"{t}-r{r}", "gateway_features_lookup_duration_seconds_sum"), run_delta(f"{t}-r{r}", "gateway_features_lookup_duration_seconds_count")
+                lookup = 1e6 * ls / lc if ls is not None and lc else None
+            pk[t].append((r, s, sv, lookup))
+    ratios = [p[1]["throughput_rps"] / k[1]["throughput_rps"] for k, p in zip(pk["kserve"], pk["predict"])
+              if k[1] and p[1] and k[1]["throughput_rps"] and k[1]["errors"] == 0 and p[1]["errors"] == 0]
+    k_cpu = median([x[2]["cpu_us"] for x in pk["kserve"] if x[2]])
+    p_cpu = median([x[2]["cpu_us"] for x in pk["predict"] if x[2]])
+    lookups = [x[3] for x in pk["predict"] if x[3] is not None]
+
+    fresh = {q: load(f"features-freshness-{q}.json") for q in ("getfeatures", "predict", "per-call", "busy")}
+
+    def rng(xs, nd=1, unit=""):
+        xs = [x for x in xs if x is not None]
+        if not xs:
+            return "n/a"
+        if len(xs) == 1:
+            return f"{xs[0]:,.{nd}f}{unit}"
+        return f"{median(xs):,.{nd}f}{unit} (range {min(xs):,.{nd}f} to {max(xs):,.{nd}f})"
+
+    def verdict(ok):
+        return "n/a" if ok is None else ("met" if ok else "**not met**")
+
+    # Summary.
+    w("### Summary against the issue's aims")
+    w("")
+    w("| measure | figure | aim | |")
+    w("|---|---|---|---|")
+    ie = us((ingest_bdn.get("Empty") or {}).get("Mean"))
+    iw = us((ingest_bdn.get("Warm") or {}).get("Mean"))
+    in_proc = [1e6 / x for x in (ie, iw) if x]
+    w(f"| ingest in process, one thread (BenchmarkDotNet `FeatureIngest`) | "
+      + (f"{fmt(1e6 / ie, 0)} events/s (empty engine), {fmt(1e6 / iw, 0) if iw else 'n/a'} events/s (engine holding the month)" if ie else "n/a")
+      + f" | 200,000 events/s per core | {verdict(min(in_proc) >= 200_000 if in_proc else None)} |")
+    cpu_e = median(ing_cpu)
+    w(f"| ingest over gRPC (ig-load ingest, 100 events per call, 4 calls in flight) | {rng(ing_eps, 0)} events/s; gateway CPU "
+      f"{fmt(cpu_e, 2)} us per event = **{fmt(1e6 / cpu_e if cpu_e else None, 0)} events/s per core** | (none stated) | |")
+    a2 = assembly_bdn.get("fraud_v2") or {}
+    p2 = pct.get("fraud_v2")
+    alloc2 = (a2.get("Allocated") or "").strip()
+    zero = alloc2 in ("-", "0 B", "0")
+    if alloc2 == "-":
+        alloc2 = "0 B"
+    w(f"| fraud v2 lookup + assembly in process (`FeatureAssembly`) | mean {a2.get('Mean', 'n/a')}, "
+      + (f"p50 {p2['p50']:.2f} us, p99 **{p2['p99']:.2f} us**, p99.9 {p2['p999']:.2f} us" if p2 else "percentiles n/a")
+      + f", allocated {alloc2 or 'n/a'} | p99 < 10 us, 0 B | {verdict((p2['p99'] < 10 and zero) if p2 and alloc2 else None)} |")
+    mr = median(ratios)
+    w(f"| Predict fraud v2 / ModelInfer fraud v2, throughput (same client, 16 in flight) | **{fmt(mr, 2)}x** "
+      f"(rounds: {', '.join(f'{x:.2f}x' for x in ratios) or 'n/a'}) | >= 0.8x | {verdict(mr >= 0.8 if mr else None)} |")
+    g = fresh.get("getfeatures")
+    gv = g and g.get("send_to_visible_ms")
+    bz = (fresh.get("busy") or {}).get("send_to_visible_ms")
+    w(f"| freshness over gRPC, send -> visible (one stream, GetFeatures, gateway otherwise idle) | "
+      + (f"p50 {gv['p50']:.3f} ms, **p99 {gv['p99']:.3f} ms**, max {gv['max']:.3f} ms over {gv['count']} trials" if gv else "n/a")
+      + (f"; while the gateway ingests flat out: p50 {bz['p50']:.3f} ms, p99 {bz['p99']:.3f} ms" if bz else "")
+      + f" | p99 < 5 ms | {verdict(gv['p99'] < 5 if gv else None)} |")
+    w(f"| state per active card after the bundled month (gateway's estimate) | "
+      + (f"{per_card:,.0f} B per card ({entities:,.0f} cards, {state_bytes:,.0f} B); **1 million cards: {per_card * 1e6 / 1e9:.1f} GB**" if per_card else "n/a")
+      + " | (extrapolate to 1M cards) | |")
+    w("")
+
+    w("### In process (BenchmarkDotNet, short job, one thread, no sockets)")
+    w("")
+    w("`FeatureIngest`: the bundled month (199,766 transactions, 2,000 cards) through `FeatureEngine.Ingest` in file "
+      "order, per event; *Empty* into a fresh engine, *Warm* the next month into an engine holding the bundled one. "
+      "`FeatureAssembly`: fraud v2 (8 features, 5 of them windowed) and v1 (3 request-time) assembled into a row, "
+      "requests rotating over the month's last 4,096 transactions; its cleanup times 1,000,000 single calls one by one "
+      "for the percentiles (BenchmarkDotNet gives means).")
+    w("")
+    for table in ("features-ingest.md", "features-assembly.md"):
+        md = read(table)
+        w(md.strip() if md else f"_`{table}` missing: not run or failed; see `perf/results/status.txt`._")
+        w("")
+    if pct:
+        w("| model | single calls | p50 us | p90 us | p99 us | p99.9 us | max us |")
+        w("|---|---:|---:|---:|---:|---:|---:|")
+        for model, p in sorted(pct.items(), reverse=True):
+            w(f"| {model} | {p['calls']} | {p['p50']:.2f} | {p['p90']:.2f} | {p['p99']:.2f} | {p['p999']:.2f} | {p['max']:.2f} |")
+        w("")
+        w("The p99.9 and the maxima are the shared machine preempting the thread (a timer interrupt or another process), "
+          "not the engine.")
+        w("")
+
+    w("### Ingest over gRPC (ig-load `--target ingest`)")
+    w("")
+    w("Events are the bundled month, built once into IngestEvents calls of 100 events (one HTTP/2 request body of 100 "
+      "gRPC frames each), event times rebased into the minute before the run so none is late or ahead; each call must "
+      "come back with an IngestSummary accepting all 100 events or it counts as an error. events/s is ig-load's "
+      "(calls/s x 100 over the measured window); *gateway CPU per event* is the gateway process's CPU over the whole "
+      "run (warm-up included) divided by the events its own counter says it applied, so *events/s per core* = 1 / that "
+      "is what one fully busy core would ingest over gRPC, whatever share of the two cores the client took. The rounds "
+      "run last, on a gateway already holding the month: from the second pass over the file on, each event lands "
+      "inside its card's history rather than at its end (a late insert), a little dearer than the in-order appends of "
+      "the first pass.")
+    w("")
+    w("| run | calls | errors | calls/s | events/s | p50 ms | p99 ms | gateway events | gateway CPU us/event | events/s per core | gateway B/event | client cpu % |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, s, sv in [("month, one pass (c=2, cold)", month, server("ingest-month", EVENTS[0], **EVENTS[1]))] + \
+            [(f"round {r} (c=4)", s, sv) for r, s, sv in ingest_runs]:
+        if not s:
+            w(f"| {label} | n/a | | | | | | | | | | |")
+            continue
+        l = s["latency_ms"]
+        w(f"| {label} | {s['ok']:,} | {s['errors']} | {fmt(s['throughput_rps'])} | {fmt(s.get('events_per_s'), 0)} | {l['p50']:.2f} | "
+          f"{l['p99']:.2f} | {fmt(sv and sv['n'], 0)} | {fmt(sv and sv['cpu_us'], 2)} | {fmt(sv and 1e6 / sv['cpu_us'], 0)} | "
+          f"{fmt(sv and sv['alloc'], 0)} | {s['client_cpu_pct']:.1f} |")
+    w("")
+    if ing_eps and cpu_e:
+        w(f"Over gRPC: **{rng(ing_eps, 0)} events/s** with client and gateway on the same two cores; the gateway spent "
+          f"**{cpu_e:.2f} us of CPU per event** (median of rounds), i.e. **{1e6 / cpu_e:,.0f} events/s per core**"
+          + (f", against {iw:.2f} us per event for the engine alone in process on a loaded engine (`FeatureIngest` Warm): "
+             f"the other {cpu_e - iw:.2f} us ({cpu_e / iw:.1f}x in all) are HTTP/2, gRPC framing, Google.Protobuf parsing "
+             "of each Event with its two maps (most of the allocation per event above), the IngestEvents loop and the "
+             "GC." if iw and cpu_e > iw else "."))
+        w("")
+
+    w("### The price of enrichment: Predict fraud v2 vs ModelInfer fraud v2")
+    w("")
+    w("Same gateway, same ig-load h2 client, 16 calls in flight, closed loop, rounds interleaved (order alternating), "
+      "after a discarded warm-up run of each. **ModelInfer** sends the 8 rows of `models/fraud/2/test_data.json`: the "
+      "fraud v2 feature vectors precomputed. **Predict** sends one request per transaction of the bundled month "
+      "(`--events`: `entity_id` = card, `features` amount and merchant_category, `attributes` merchant_id, event time "
+      "now), so the gateway computes the 5 windowed features from each card's month of history (all of it inside every "
+      "window, as the ingested times are rebased into the last minute) and the 3 request-time ones, into the same "
+      "batcher. Server CPU and allocations per call are the gateway's over the whole run; *lookup* is the gateway's own "
+      "`gateway.features.lookup_duration` mean over the Predict run (one assembly per call, on the loaded machine).")
+    w("")
+    w("| round | call | req/s | errors | p50 ms | p99 ms | server CPU us/call | server B/call | lookup us | Predict / ModelInfer |")
+    w("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for (r, ks, ksv, _), (_, ps, psv, plk) in zip(pk["kserve"], pk["predict"]):
+        for name, s, sv, lk in (("ModelInfer", ks, ksv, None), ("Predict", ps, psv, plk)):
+            if not s:
+                w(f"| {r} | {name} | n/a | | | | | | | |")
+                continue
+            l = s["latency_ms"]
+            rt = ratio(ps and ps["throughput_rps"], ks and ks["throughput_rps"]) if name == "Predict" else ""
+            w(f"| {r} | {name} | {fmt(s['throughput_rps'])} | {s['errors']} | {l['p50']:.3f} | {l['p99']:.3f} | "
+              f"{fmt(sv and sv['cpu_us'], 1)} | {fmt(sv and sv['alloc'], 0)} | {fmt(lk, 2) if lk is not None else '-'} | {rt} |")
+    w("")
+    if mr:
+        w(f"**Predict / ModelInfer throughput: {mr:.2f}x** (median of the per-round ratios; range "
+          f"{min(ratios):.2f}x to {max(ratios):.2f}x). Server CPU per call, medians: ModelInfer {fmt(k_cpu, 1)} us, "
+          f"Predict {fmt(p_cpu, 1)} us"
+          + (f" (+{p_cpu - k_cpu:.1f} us, {p_cpu / k_cpu:.2f}x)" if k_cpu and p_cpu else "")
+          + (f"; of that, lookup + assembly took {median(lookups):.2f} us per call (median of runs)" if lookups else "")
+          + ". The rest of the difference is the domain request itself: Google.Protobuf parsing of a PredictRequest with "
+            "two maps, against the server's pooled hand-written ModelInfer codec, and a generated UUIDv7 request id.")
+        w("")
+
+    w("### Freshness over gRPC (`ig-load freshness`)")
+    w("")
+    w("Each trial sends one event for a card never seen before and then polls back to back, on a second HTTP/2 "
+      "connection, until the card's `txn_count_10m` is no longer defaulted. IngestEvents acknowledges only when the "
+      "client ends the call, while the gateway applies each event as soon as it reads it off the stream, so over a "
+      "long-lived stream there is no per-event acknowledgement: **send -> visible** runs from just before the event is "
+      "handed to the client library (Grpc.Net.Client) to the arrival of the first answer that shows it. It covers "
+      "the client's write, loopback, the gateway reading and applying the event and the poll that finds it, and "
+      "overstates send -> applied by up to one poll round trip (listed beside it). When the first poll already sees "
+      "the event (last column) the event was applied before that poll reached the gateway. *per call*: one "
+      "IngestEvents call per event, which times the acknowledgement too (it comes after the event is applied, so "
+      "acknowledged -> visible is one poll). A Predict poll also waits out fraud's batching window (a lone request "
+      "waits up to `max_queue_delay_microseconds`, 1,000 in `models/fraud/config.json`, for company) and runs the "
+      "model. The first three runs find the gateway otherwise idle (they sit between "
+      "the Predict rounds and the ingest rounds); the last runs while a second ig-load ingests the month over and over "
+      "with 4 calls of 100 events in flight (its rate over the probe from the gateway's counter), so the event and the "
+      "polls queue behind that work on the same two cores.")
+    w("")
+    w("| variant | trials | send -> visible p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | poll round trip p50 / p99 ms | first poll saw it |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    busy_events = run_delta("freshness-busy", EVENTS[0], **EVENTS[1])
+    b0, b1 = ticks.get("freshness-busy-before"), ticks.get("freshness-busy-after")
+    busy_rate = busy_events / (b1[1] - b0[1]) if busy_events and b0 and b1 and b1[1] > b0[1] else None
+    busy_label = f"one stream, GetFeatures, while ingesting {busy_rate:,.0f} events/s" if busy_rate else "one stream, GetFeatures, while ingesting"
+    for q, label in (("getfeatures", "one stream, GetFeatures"), ("predict", "one stream, Predict fraud v2"),
+                     ("per-call", "call per event, GetFeatures"), ("busy", busy_label)):
+        d = fresh.get(q)
+        if not d:
+            w(f"| {label} | n/a | | | | | | | |")
+            continue
+        v, pr = d["send_to_visible_ms"], d["poll_round_trip_ms"]
+        first_poll = 100.0 * d["visible_on_first_poll"] / d["visible"] if d["visible"] else 0
+        bad = "" if d["not_visible"] == 0 and d["rejected"] == 0 and d["dropped_late"] == 0 else f" ({d['not_visible']} not visible, {d['rejected']} rejected, {d['dropped_late']} late)"
+        w(f"| {label} | {d['visible']}{bad} | {v['p50']:.3f} | {v['p90']:.3f} | **{v['p99']:.3f}** | {v['p999']:.3f} | {v['max']:.3f} | "
+          f"{pr['p50']:.3f} / {pr['p99']:.3f} | {first_poll:.1f} % |")
+    d = fresh.get("per-call")
+    if d and d.get("send_to_acknowledged_ms"):
+        a, av = d["send_to_acknowledged_ms"], d["acknowledged_to_visible_ms"]
+        w("")
+        w(f"Call per event: send -> acknowledged p50 {a['p50']:.3f} ms, p99 {a['p99']:.3f} ms; acknowledged -> visible "
+          f"p50 {av['p50']:.3f} ms, p99 {av['p99']:.3f} ms.")
+    w("")
+
+    w("### State per active card")
+    w("")
+    if per_card:
+        extra = (f", the month's {month_rows:,} rows plus the first {month_events - month_rows:,.0f} again to fill the last call"
+                 if month_rows and month_events and month_events > month_rows else "")
+        w(f"After one pass of the bundled month over gRPC ({fmt(month_events, 0)} events applied{extra}), the gateway's own estimate (`gateway.features.state_bytes`, arrays "
+          f"counted by capacity, each card's distinct merchant ids counted per card) is **{state_bytes:,.0f} B for "
+          f"{entities:,.0f} cards = {per_card:,.0f} B per active card**, about 100 transactions each. Extrapolated "
+          f"linearly: **{per_card * 1e6 / 1e9:.2f} GB for 1 million cards** with a month of history each (the cap "
+          "`Gateway:Features:MaxStateBytes` is 1 GiB by default: raise it, or least recently used cards are evicted).")
+    else:
+        w("_No state figure: the month's ingest run is missing._")
+    if state_line:
+        cards, evs, est, est_card, heap, heap_card = (int(x) for x in state_line.groups())
+        w("")
+        w(f"In process (`FeatureAssembly`'s setup, the month with its real event times): estimated {est:,} B for {cards:,} "
+          f"cards ({est_card:,} B per card), managed heap +{heap:,} B ({heap_card:,} B per card: merchant id strings "
+          f"shared between cards count once there); 1 million cards: {est_card * 1e6 / 1e9:.2f} GB estimated, "
+          f"{heap_card * 1e6 / 1e9:.2f} GB on the heap.")
+    w("")
+    cmds = read("features-commands.txt")
+    if cmds:
+        w("Commands of this section (also in the list at the end of a full run):")
+        w("")
+        w("```")
+        w(cmds.strip())
+        w("```")
+        w("")
+
+features_section()
 
 w("## Status")
 w("")
