@@ -66,9 +66,10 @@ public sealed class EventPayloadTests : IDisposable
     {
         EventTable table = EventTable.Load(WriteCsv(), new EventColumns());
 
-        IngestCalls calls = EventPayloads.BuildIngestCalls(table, "transactions", 2, 0, Now);
-        List<byte[]> bodies = calls.FramedBodies();
+        IngestCalls calls = EventPayloads.BuildIngestCalls(table, "transactions", 2, 0, Now, framed: true);
+        IReadOnlyList<byte[]> bodies = calls.Bodies!;
 
+        Assert.Null(calls.Messages);
         Assert.Equal(3, bodies.Count);
         List<Event> sent = [.. bodies.SelectMany(ParseFrames)];
         Assert.Equal(6, sent.Count);
@@ -94,13 +95,42 @@ public sealed class EventPayloadTests : IDisposable
     }
 
     [Fact]
+    public void BuildIngestCalls_ThreePasses_EachPassInItsOwnLaterSliceOfTheMinute()
+    {
+        EventTable table = EventTable.Load(WriteCsv(), new EventColumns());
+
+        IngestCalls calls = EventPayloads.BuildIngestCalls(table, "transactions", 4, 0, Now, passes: 3);
+
+        Assert.Equal(4, calls.Count);
+        List<Event> sent = [.. calls.Messages!.SelectMany(c => c).Select(m => Event.Parser.ParseFrom(m))];
+        Assert.Equal(16, sent.Count);
+        for (int pass = 0; pass < 3; pass++)
+        {
+            long[] times = table.RebasedTimes(Now - ((2 - pass) * 20_000), 20_000);
+            for (int row = 0; row < 5; row++)
+            {
+                Event e = sent[(pass * 5) + row];
+                Assert.Equal(table.Entities[row], e.EntityId);
+                Assert.Equal(times[row], e.EventTimeUnixMs);
+            }
+        }
+
+        // Every event of a pass is later than every event of the pass before: each entity only ever gets appended to.
+        Assert.True(sent.Skip(5).Take(5).Min(e => e.EventTimeUnixMs) > sent.Take(5).Max(e => e.EventTimeUnixMs));
+        Assert.True(sent.Skip(10).Take(5).Min(e => e.EventTimeUnixMs) > sent.Skip(5).Take(5).Max(e => e.EventTimeUnixMs));
+        Assert.Equal(sent[0], sent[15]);
+        Assert.Equal(Now - 60_000, calls.FirstTime);
+        Assert.Equal(Now - 1, sent[14].EventTimeUnixMs);
+    }
+
+    [Fact]
     public void BuildIngestCalls_SpreadOverTwoEntities_RowIndexModuloCount()
     {
         EventTable table = EventTable.Load(WriteCsv(), new EventColumns());
 
         IngestCalls calls = EventPayloads.BuildIngestCalls(table, "transactions", 5, 2, Now);
 
-        string[] entities = [.. calls.Calls[0].Select(m => Event.Parser.ParseFrom(m).EntityId)];
+        string[] entities = [.. calls.Messages![0].Select(m => Event.Parser.ParseFrom(m).EntityId)];
         Assert.Equal(new[] { "entity-0", "entity-1", "entity-0", "entity-1", "entity-0" }, entities);
         Assert.Equal(2, calls.Entities);
     }
@@ -115,13 +145,13 @@ public sealed class EventPayloadTests : IDisposable
             Time = new FixedTime(Now),
         };
 
-        IngestCalls calls = TargetFactory.IngestCalls(settings);
+        IngestCalls calls = TargetFactory.IngestCalls(settings, framed: false);
 
         Assert.Equal(199_766, calls.Rows);
         Assert.Equal(2_000, calls.Entities);
-        Assert.Equal(1_998, calls.Calls.Count);
-        Assert.All(calls.Calls, c => Assert.Equal(100, c.Length));
-        Event first = Event.Parser.ParseFrom(calls.Calls[0][0]);
+        Assert.Equal(1_998, calls.Count);
+        Assert.All(calls.Messages!, c => Assert.Equal(100, c.Length));
+        Event first = Event.Parser.ParseFrom(calls.Messages![0][0]);
         Assert.Equal("c001839", first.EntityId);
         Assert.Equal(Now - 60_000, first.EventTimeUnixMs);
         Assert.Equal(55.96, first.Numbers["amount"]);

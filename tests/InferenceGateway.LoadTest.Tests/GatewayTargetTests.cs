@@ -31,10 +31,10 @@ public sealed class GatewayTargetTests : IClassFixture<GatewayFixture>, IDisposa
         var stdout = new StringWriter();
         var stderr = new StringWriter();
 
-        // 3 calls of 10 events, each made twice: every row is sent twice.
+        // Two passes of 30 rows in calls of 10: 6 calls, each made once, so every row is sent twice.
         int rc = await LoadTool.RunAsync(
             [
-                "run", "--target", "ingest", "--client", client, "--url", _gateway.GrpcUrl.ToString(), "--events", csv,
+                "run", "--target", "ingest", "--client", client, "--url", _gateway.GrpcUrl.ToString(), "--events", csv, "--passes", "2",
                 "--events-per-call", "10", "--concurrency", "2", "--warmup", "0s", "--requests", "6", "--max-duration", "60s",
                 "--json", json, "--quiet",
             ],

@@ -38,6 +38,9 @@ public static class LoadTool
                                          event times rebased into the minute before the run; with --entities N
                                          row i goes to entity-(i mod N); a call whose IngestSummary does not
                                          accept all its events counts as an error; events/s = calls/s x N
+          --passes 1                     ingest: lay the file out P times, one pass after the other in event time
+                                         (within the same minute), so up to P passes append to each entity's history
+                                         instead of landing inside it; memory: P payloads
           --payload FILE --path P        raw: a pre-built gRPC frame and the method path
           --mode closed|open             closed loop (workers) or open loop (arrival rate); default closed
           --concurrency 1,4,16,64        closed-loop workers; a list sweeps
@@ -151,6 +154,7 @@ public static class LoadTool
             EventColumns = ReadEventColumns(a),
             Stream = a.Get("stream", TargetSettings.DefaultStream)!,
             EventsPerCall = a.GetInt("events-per-call", 100),
+            Passes = a.GetInt("passes", 1),
             Path = a.Get("path"),
             PayloadFile = a.Get("payload"),
             Client = client switch
@@ -410,8 +414,8 @@ public static class LoadTool
         {
             // One IngestEvents body (events-per-call frames), e.g. for h2load -d; its event times are rebased to now,
             // so it stays within the stream's allowed lateness only while no later events move the watermark on.
-            IngestCalls calls = TargetFactory.IngestCalls(settings);
-            byte[] body = calls.FramedBodies()[0];
+            IngestCalls calls = TargetFactory.IngestCalls(settings, framed: true);
+            byte[] body = calls.Bodies![0];
             EnsureDirectory(output);
             File.WriteAllBytes(output, body);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {output}: {calls.EventsPerCall} gRPC frames, {body.Length} B (Event)"));

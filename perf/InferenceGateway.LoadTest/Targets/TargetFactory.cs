@@ -113,6 +113,12 @@ public sealed record TargetSettings
     /// <summary>Ingest: events per IngestEvents call.</summary>
     public int EventsPerCall { get; init; } = 100;
 
+    /// <summary>
+    /// Ingest: times the file is laid out, one pass after the other in event time, so a run that sends up to that many
+    /// passes appends to each entity's history (memory: one payload per pass).
+    /// </summary>
+    public int Passes { get; init; } = 1;
+
     /// <summary>Ingest: the clock event times are rebased against.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
@@ -198,14 +204,14 @@ public static class TargetFactory
 
             case TargetKind.Ingest:
             {
-                IngestCalls calls = IngestCalls(settings);
+                IngestCalls calls = IngestCalls(settings, framed: settings.Client == ClientKind.H2);
                 string description = string.Create(
                     CultureInfo.InvariantCulture,
-                    $"gateway IngestEvents {settings.Stream}: {calls.Calls.Count} call(s) of {calls.EventsPerCall} events from {EventsPath(settings)} ({calls.Rows} rows, {calls.Entities} entities, times rebased to {DateTimeOffset.FromUnixTimeMilliseconds(calls.FirstTime):HH:mm:ss.fff}..{DateTimeOffset.FromUnixTimeMilliseconds(calls.LastTime):HH:mm:ss.fff} UTC)");
+                    $"gateway IngestEvents {settings.Stream}: {calls.Count} call(s) of {calls.EventsPerCall} events from {EventsPath(settings)} ({calls.Rows} rows x {calls.Passes} pass(es), {calls.Entities} entities, times rebased to {DateTimeOffset.FromUnixTimeMilliseconds(calls.FirstTime):HH:mm:ss.fff}..{DateTimeOffset.FromUnixTimeMilliseconds(calls.LastTime):HH:mm:ss.fff} UTC)");
                 var check = new IngestSummaryCheck(calls.EventsPerCall);
                 return settings.Client == ClientKind.H2
-                    ? new H2GrpcTarget(settings.Url, TargetSettings.IngestPath, calls.FramedBodies(), settings.Connections, settings.Timeout, description, check)
-                    : new GrpcClientStreamingTarget(settings.Url, TargetSettings.IngestPath, calls.Calls, settings.Connections, settings.Timeout, description, check);
+                    ? new H2GrpcTarget(settings.Url, TargetSettings.IngestPath, calls.Bodies!, settings.Connections, settings.Timeout, description, check)
+                    : new GrpcClientStreamingTarget(settings.Url, TargetSettings.IngestPath, calls.Messages!, settings.Connections, settings.Timeout, description, check);
             }
 
             default:
@@ -222,13 +228,15 @@ public static class TargetFactory
 
     /// <summary>
     /// The ingest target's calls: <see cref="TargetSettings.EventsPerCall"/> events each from <see cref="EventsPath"/>,
-    /// times rebased into the minute before now (<see cref="EventPayloads.BuildIngestCalls"/>).
+    /// times rebased into the minute before now (<see cref="EventPayloads.BuildIngestCalls"/>), as request bodies
+    /// (<paramref name="framed"/>) or as messages.
     /// </summary>
-    public static IngestCalls IngestCalls(TargetSettings settings)
+    public static IngestCalls IngestCalls(TargetSettings settings, bool framed)
     {
         ArgumentNullException.ThrowIfNull(settings);
         EventTable table = EventTable.Load(EventsPath(settings), settings.EventColumns);
-        return EventPayloads.BuildIngestCalls(table, settings.Stream, settings.EventsPerCall, settings.SpreadEntities, settings.Time.GetUtcNow().ToUnixTimeMilliseconds());
+        return EventPayloads.BuildIngestCalls(
+            table, settings.Stream, settings.EventsPerCall, settings.SpreadEntities, settings.Time.GetUtcNow().ToUnixTimeMilliseconds(), settings.Passes, framed);
     }
 
     private static ILoadTarget Unary(TargetSettings settings, string path, List<byte[]> messages, string description) =>
