@@ -500,10 +500,10 @@ features_bdn() {
 
 scenario_features() {
   # passes: each ingest round lays the month out that many times in event time, enough for the events a round sends
-  # at ~200k/s, so every event is appended to its card's history as live traffic is (ig-load README, "ingest").
-  local failed=0 r t q first fwarm=8s trials=2000 passes=16
+  # at up to ~250k/s, so every event is appended to its card's history as live traffic is (ig-load README, "ingest").
+  local failed=0 r t q first fwarm=8s trials=2000 passes=24
   first="$(wc -l < "$commands")"
-  [ "$QUICK" = "1" ] && { fwarm=1s; trials=200; passes=6; }
+  [ "$QUICK" = "1" ] && { fwarm=1s; trials=200; passes=8; }
   local info="$results/features-info.env"
   {
     printf 'features_started=%q\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"

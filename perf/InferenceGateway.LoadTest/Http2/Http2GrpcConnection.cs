@@ -537,24 +537,26 @@ internal sealed class Http2GrpcConnection : IAsyncDisposable
                 }
             }
 
+            // Under the lock and only while the stream is still this call's: a deadline may complete it meanwhile, and
+            // a completed call goes back to the pool for another stream.
+            if (call?.Check is not null && _streams.TryGetValue(streamId, out Http2Call? current) && current == call)
+            {
+                ReadOnlySpan<byte> data = payload;
+                if ((flags & FlagPadded) != 0)
+                {
+                    // Pad Length (1 byte), the data, then that many bytes of padding.
+                    data = data.Length > 0 && data[0] < data.Length ? data[1..^data[0]] : default;
+                }
+
+                call.Capture(data);
+            }
+
             signal = signal && ScheduleWriteLocked();
         }
 
         if (signal)
         {
             _writeSignal.Release();
-        }
-
-        if (call?.Check is not null)
-        {
-            ReadOnlySpan<byte> data = payload;
-            if ((flags & FlagPadded) != 0)
-            {
-                // Pad Length (1 byte), the data, then that many bytes of padding.
-                data = data.Length > 0 && data[0] < data.Length ? data[1..^data[0]] : default;
-            }
-
-            call.Capture(data);
         }
 
         if (call is not null && (flags & FlagEndStream) != 0)
