@@ -30,7 +30,6 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private const string ShuttingDownMessage = "model version is shutting down";
 
     private static readonly Action<object?> s_onCancelled = static state => ((BatchRequest)state!).Owner.OnCancelled((BatchRequest)state);
-    private static readonly object s_skipped = new();
 
     // SpinWait iterations an instance spends looking for work before it blocks (about tens of microseconds).
     private const int IdleSpins = 30;
@@ -56,7 +55,6 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private readonly long _defaultTimeoutTicks;
     private readonly int _maxQueueSize;
     private readonly int _defaultLevel;
-    private readonly bool _preserveOrdering;
     private readonly bool _runOnCaller;
     private readonly long _callerDrainTicks;
     private int _claimedIdle;
@@ -65,11 +63,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     // that are cheap next to a thread hand-off: a long run would block a thread-pool (Kestrel) thread, starving I/O.
     private long _averageRunTicks;
 
-    // Queue: one intrusive doubly linked list per priority level, so cancellation and expiry unlink in O(1).
-    private readonly BatchRequest?[] _heads;
-    private readonly BatchRequest?[] _tails;
-    private int _queuedCount;
-    private int _queuedRows;
+    private readonly BatchQueue _queue;
     private int _waiting;
     private bool _stopping;
     private bool _disposed;
@@ -78,19 +72,14 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private readonly ITimer _delayTimer;
     private readonly ITimer _deadlineTimer;
 
-    // Ordering: results of executed requests wait in a ring indexed by arrival sequence until all earlier ones are out.
-    private readonly object _orderGate = new();
-    private readonly object?[] _ring;
-    private long _nextSequence;
-    private long _deliverNext;
+    // Only with PreserveOrdering.
+    private readonly OrderingRing? _ordering;
 
     private readonly Instance[] _instances;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _liveThreads;
 
-    private readonly Lock _poolLock = new();
-    private readonly BatchRequest?[] _pool;
-    private int _poolCount;
+    private readonly BatchRequestPool _pool;
 
     private readonly BatcherMetrics.Tags? _tags;
 
@@ -156,16 +145,14 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         _defaultTimeoutTicks = ToTimestampTicks(options.DefaultTimeout);
         _maxQueueSize = options.MaxQueueSize;
         _defaultLevel = options.DefaultPriority - 1;
-        _preserveOrdering = options.PreserveOrdering;
         _runOnCaller = options.RunOnCallerWhenIdle && !options.PreserveOrdering;
         _callerDrainTicks = ToTimestampTicks(CallerDrainBudget);
-        _heads = new BatchRequest?[options.PriorityLevels];
-        _tails = new BatchRequest?[options.PriorityLevels];
+        _queue = new BatchQueue(options.PriorityLevels);
 
         // Admitted, undelivered requests: at most the queue plus what the instances hold.
         var outstanding = checked(_maxQueueSize + (options.InstanceCount * _maxRows));
-        _ring = _preserveOrdering ? new object?[outstanding] : [];
-        _pool = new BatchRequest?[Math.Min(outstanding, 65536)];
+        _ordering = options.PreserveOrdering ? new OrderingRing(outstanding) : null;
+        _pool = new BatchRequestPool(Math.Min(outstanding, 65536));
         Options = options;
 
         _instances = new Instance[options.InstanceCount];
@@ -226,7 +213,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     public IReadOnlyList<BatchTensorSpec> OutputSpecs => _outputSpecs;
 
     /// <summary>Requests queued now (all levels), not counting those running.</summary>
-    public int QueueDepth => Volatile.Read(ref _queuedCount);
+    public int QueueDepth => _queue.VolatileCount;
 
     /// <summary>The most rows one batch (and one request) may hold: <see cref="BatchingOptions.MaxBatchSize"/>, or 1 when batching is off.</summary>
     public int MaxRows => _maxRows;
@@ -243,17 +230,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     /// <summary>Takes a request from the pool (or creates one); give it back with <see cref="ReturnRequest"/>.</summary>
     public BatchRequest RentRequest()
     {
-        BatchRequest? request = null;
-        lock (_poolLock)
-        {
-            if (_poolCount > 0)
-            {
-                request = _pool[--_poolCount];
-                _pool[_poolCount] = null;
-            }
-        }
-
-        request ??= new BatchRequest(this, _inputSpecs, _outputSpecs, _inputRowBytes, _outputRowBytes) { Sequence = -1 };
+        var request = _pool.TryRent() ?? new BatchRequest(this, _inputSpecs, _outputSpecs, _inputRowBytes, _outputRowBytes) { Sequence = -1 };
         request.State = BatchRequest.StateRented;
         return request;
     }
@@ -284,13 +261,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
         request.Reset();
         request.State = BatchRequest.StateFree;
-        lock (_poolLock)
-        {
-            if (_poolCount < _pool.Length)
-            {
-                _pool[_poolCount++] = request;
-            }
-        }
+        _pool.Return(request);
     }
 
     /// <summary>
@@ -341,9 +312,9 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
         request.EnqueuedAt = now;
         request.DeadlineAt = deadline;
-        request.Level = request.Priority == 0 ? _defaultLevel : Math.Min(request.Priority, _heads.Length) - 1;
+        request.Level = request.Priority == 0 ? _defaultLevel : Math.Min(request.Priority, _queue.Levels) - 1;
         if (_runOnCaller && ReleasesAtOnce(request.Rows) && Volatile.Read(ref _averageRunTicks) <= _callerDrainTicks
-            && Volatile.Read(ref _queuedCount) == 0 && MayHaveIdleInstance() && TryClaimIdleInstance(request) is { } idle)
+            && _queue.VolatileCount == 0 && MayHaveIdleInstance() && TryClaimIdleInstance(request) is { } idle)
         {
             return RunOnCaller(idle, request);
         }
@@ -366,20 +337,19 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             {
                 rejection = BatchFailureReason.Cancelled;
             }
-            else if (_queuedCount >= _maxQueueSize
-                || (_preserveOrdering && _nextSequence - Volatile.Read(ref _deliverNext) >= _ring.Length))
+            else if (_queue.Count >= _maxQueueSize || _ordering is { IsFull: true })
             {
                 rejection = BatchFailureReason.QueueFull;
             }
             else
             {
-                var wasEmpty = _queuedCount == 0;
-                if (_preserveOrdering)
+                var wasEmpty = _queue.Count == 0;
+                if (_ordering is not null)
                 {
-                    request.Sequence = _nextSequence++;
+                    request.Sequence = _ordering.Reserve();
                 }
 
-                Append(request);
+                _queue.Append(request);
                 if (deadline < _deadlineDue)
                 {
                     ArmDeadline(deadline, now);
@@ -389,7 +359,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                 if (_waiting - _claimedIdle > 0)
                 {
                     // Wake an idle instance only when a batch may be ready; otherwise it would sleep again at once.
-                    if (_delayTicks == 0 || _queuedRows >= _minReadyRows || request.SkipQueueDelay)
+                    if (_delayTicks == 0 || _queue.Rows >= _minReadyRows || request.SkipQueueDelay)
                     {
                         Monitor.Pulse(_gate);
                     }
@@ -445,7 +415,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_stopping || _queuedCount != 0)
+            if (_stopping || _queue.Count != 0)
             {
                 return null;
             }
@@ -495,7 +465,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                 lock (_gate)
                 {
                     var now = _time.GetTimestamp();
-                    if (!_stopping && _queuedCount > 0 && now < budgetEnd)
+                    if (!_stopping && _queue.Count > 0 && now < budgetEnd)
                     {
                         count = TryFormBatch(now, members, ref expired, out rows, out _);
                     }
@@ -542,7 +512,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
         // Its thread waits for the caller (Parked), or work is left that a sleeping instance must judge (run it now,
         // or arm the delay timer for it).
-        if (instance.Parked || (_queuedCount > 0 && _waiting > 0))
+        if (instance.Parked || (_queue.Count > 0 && _waiting > 0))
         {
             Monitor.PulseAll(_gate);
         }
@@ -572,18 +542,10 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            BatchRequest? chain = null;
+            BatchRequest? chain;
             lock (_gate)
             {
-                for (var level = 0; level < _heads.Length; level++)
-                {
-                    while (_heads[level] is { } request)
-                    {
-                        Remove(request);
-                        request.ChainNext = chain;
-                        chain = request;
-                    }
-                }
+                chain = _queue.RemoveAll(null);
             }
 
             var count = FailChain(chain, BatchFailureReason.ShuttingDown, ShuttingDownMessage);
@@ -626,54 +588,6 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         return new ValueTask<BatchResult>(new BatchResult(reason, message));
     }
 
-    private void Append(BatchRequest request)
-    {
-        var level = request.Level;
-        request.State = BatchRequest.StateQueued;
-        request.Next = null;
-        request.Previous = _tails[level];
-        if (_tails[level] is { } tail)
-        {
-            tail.Next = request;
-        }
-        else
-        {
-            _heads[level] = request;
-        }
-
-        _tails[level] = request;
-        _queuedCount++;
-        _queuedRows += request.Rows;
-    }
-
-    private void Remove(BatchRequest request)
-    {
-        var level = request.Level;
-        if (request.Previous is { } previous)
-        {
-            previous.Next = request.Next;
-        }
-        else
-        {
-            _heads[level] = request.Next;
-        }
-
-        if (request.Next is { } next)
-        {
-            next.Previous = request.Previous;
-        }
-        else
-        {
-            _tails[level] = request.Previous;
-        }
-
-        request.Previous = null;
-        request.Next = null;
-        request.State = BatchRequest.StateTaken;
-        _queuedCount--;
-        _queuedRows -= request.Rows;
-    }
-
     private void OnCancelled(BatchRequest request)
     {
         lock (_gate)
@@ -690,7 +604,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                 return; // Already in a batch (runs to completion) or completed.
             }
 
-            Remove(request);
+            _queue.Remove(request);
         }
 
         // Inside this registration's own callback: the registration is spent, and disposing it here is pointless.
@@ -712,31 +626,11 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
     private void OnDeadlineTimer()
     {
-        BatchRequest? expired = null;
+        BatchRequest? expired;
         lock (_gate)
         {
             var now = _time.GetTimestamp();
-            var next = long.MaxValue;
-            for (var level = 0; level < _heads.Length; level++)
-            {
-                for (var request = _heads[level]; request is not null;)
-                {
-                    var following = request.Next;
-                    if (request.DeadlineAt <= now)
-                    {
-                        Remove(request);
-                        request.ChainNext = expired;
-                        expired = request;
-                    }
-                    else if (request.DeadlineAt < next)
-                    {
-                        next = request.DeadlineAt;
-                    }
-
-                    request = following;
-                }
-            }
-
+            expired = _queue.RemoveExpired(now, null, out var next);
             _deadlineDue = long.MaxValue;
             if (next != long.MaxValue)
             {
@@ -785,7 +679,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                         {
                             // A caller runs on this instance (RunOnCaller); it pulses when done. Pass on a wake-up
                             // meant for an idle instance, which this one is not.
-                            if (_queuedCount > 0 && _waiting - _claimedIdle > 0)
+                            if (_queue.Count > 0 && _waiting - _claimedIdle > 0)
                             {
                                 Monitor.Pulse(_gate);
                             }
@@ -801,7 +695,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                         if (count > 0)
                         {
                             instance.Running = true;
-                            if (_queuedCount > 0 && _waiting - _claimedIdle > 0)
+                            if (_queue.Count > 0 && _waiting - _claimedIdle > 0)
                             {
                                 // Let an idle instance judge what is left (run it, or arm the delay timer for it).
                                 Monitor.Pulse(_gate);
@@ -810,7 +704,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                             break;
                         }
 
-                        if (_stopping && _queuedCount == 0)
+                        if (_stopping && _queue.Count == 0)
                         {
                             exit = true;
                             break;
@@ -821,7 +715,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                             break; // Fail them now, not after the wait.
                         }
 
-                        if (!spun && _queuedCount == 0)
+                        if (!spun && _queue.Count == 0)
                         {
                             spin = true; // Idle right after a batch: the next request is often microseconds away.
                             break;
@@ -883,7 +777,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private void SpinForWork()
     {
         var spinner = default(SpinWait);
-        for (var i = 0; i < IdleSpins && Volatile.Read(ref _queuedCount) == 0 && !Volatile.Read(ref _stopping); i++)
+        for (var i = 0; i < IdleSpins && _queue.VolatileCount == 0 && !Volatile.Read(ref _stopping); i++)
         {
             spinner.SpinOnce(sleep1Threshold: -1);
         }
@@ -904,14 +798,14 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         var skipDelay = false;
         var oldest = long.MaxValue;
         BatchRequest? anchor = null;
-        for (var level = 0; level < _heads.Length && !full; level++)
+        for (var level = 0; level < _queue.Levels && !full; level++)
         {
-            for (var request = _heads[level]; request is not null;)
+            for (var request = _queue.Head(level); request is not null;)
             {
                 var next = request.Next;
                 if (request.DeadlineAt <= now)
                 {
-                    Remove(request);
+                    _queue.Remove(request);
                     request.ChainNext = expired;
                     expired = request;
                     request = next;
@@ -977,7 +871,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
         for (var i = 0; i < count; i++)
         {
-            Remove(members[i]!);
+            _queue.Remove(members[i]!);
         }
 
         return count;
@@ -991,17 +885,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         {
             run.Prepare(rows, members[0]!);
             var start = _time.GetTimestamp();
-            for (var i = 0; i < _inputSpecs.Length; i++)
-            {
-                var destination = run.InputTensor(i).Span(rows);
-                var offset = 0;
-                for (var m = 0; m < count; m++)
-                {
-                    var source = members[m]!.GetInput(i).Span;
-                    source.CopyTo(destination[offset..]);
-                    offset += source.Length;
-                }
-            }
+            BatchCopier.GatherInputs(run, members, count, rows);
 
             if (_metrics is not null)
             {
@@ -1049,22 +933,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                     continue;
                 }
 
-                string? copyError = null;
-                for (var j = 0; j < _outputSpecs.Length; j++)
-                {
-                    var tensor = run.OutputTensor(j);
-                    var length = request.Rows * tensor.RowBytes;
-                    var destination = request.GetOutput(j);
-                    if (destination.Length < length)
-                    {
-                        copyError = $"output '{_outputSpecs[j].Name}': destination has {destination.Length} bytes, needs {length}";
-                        break;
-                    }
-
-                    tensor.Span(rows).Slice(rowOffset * tensor.RowBytes, length).CopyTo(destination.Span);
-                    request.SetOutputWritten(j, tensor.Shape, length);
-                }
-
+                var copyError = BatchCopier.ScatterOutputs(run, request, rows, rowOffset);
                 rowOffset += request.Rows;
                 if (copyError is null)
                 {
@@ -1117,37 +986,14 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         request.Registration = default;
         RecordOutcome(reason);
         var result = new BatchResult(reason, message);
-        var sequence = request.Sequence;
         Volatile.Write(ref request.State, BatchRequest.StateCompleted);
-        if (!_preserveOrdering || sequence < 0)
+        if (_ordering is null || request.Sequence < 0)
         {
             request.SetResult(result);
             return;
         }
 
-        if (!executed)
-        {
-            request.SetResult(result);
-        }
-        else
-        {
-            request.Result = result;
-        }
-
-        lock (_orderGate)
-        {
-            _ring[(int)(sequence % _ring.Length)] = executed ? request : s_skipped;
-            while (_ring[(int)(_deliverNext % _ring.Length)] is { } slot)
-            {
-                _ring[(int)(_deliverNext % _ring.Length)] = null;
-                Volatile.Write(ref _deliverNext, _deliverNext + 1);
-                if (slot is BatchRequest ready)
-                {
-                    // Continuations run on the thread pool, so this only queues them.
-                    ready.SetResult(ready.Result);
-                }
-            }
-        }
+        _ordering.Complete(request, result, executed);
     }
 
     private void RecordOutcome(BatchFailureReason reason)
