@@ -72,17 +72,20 @@ internal static class WaitOvershoot
         var overshoots = new double[samples];
         var warmup = Math.Min(50, samples / 10);
         var cpuStart = TimeSpan.Zero;
+        Dictionary<string, long> threadsStart = [];
         for (var i = -warmup; i < samples; i++)
         {
             if (i == 0)
             {
                 cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
+                threadsStart = ThreadTicks();
             }
 
             Thread.Sleep(random.Next(0, 4));
             var request = batcher.RentRequest();
             request.SetInput(0, input);
             request.SetOutput(0, output);
+            request.InlineContinuation = true; // No thread-pool hop back: its CPU would blur the batcher's own.
             var submitted = Stopwatch.GetTimestamp();
             var result = batcher.EnqueueAsync(request).AsTask().GetAwaiter().GetResult();
             batcher.ReturnRequest(request);
@@ -99,6 +102,7 @@ internal static class WaitOvershoot
         }
 
         var cpuPerSample = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalMicroseconds / samples;
+        var threadsEnd = ThreadTicks();
         Array.Sort(overshoots);
         var within = 0;
         foreach (var o in overshoots)
@@ -108,6 +112,19 @@ internal static class WaitOvershoot
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"wait-overshoot delay {delayUs} us, {samples} samples, {instances} instance(s): p50 {Pct(overshoots, 0.50):F1} us, p90 {Pct(overshoots, 0.90):F1} us, p99 {Pct(overshoots, 0.99):F1} us, max {overshoots[^1]:F1} us, min {overshoots[0]:F1} us; within 100 us {100.0 * within / samples:F1} %; process CPU per sample {cpuPerSample:F1} us"));
+
+        // Where that CPU went, per thread name (10 ms ticks, so only the larger shares show).
+        var perThread = new List<string>();
+        foreach (var (name, ticks) in threadsEnd)
+        {
+            var used = ticks - threadsStart.GetValueOrDefault(name);
+            if (used > 0)
+            {
+                perThread.Add(string.Create(CultureInfo.InvariantCulture, $"{name} {used * 10_000.0 / samples:F0}"));
+            }
+        }
+
+        Console.WriteLine($"  CPU per sample by thread (us): {string.Join(", ", perThread)}");
 
         if (idleSeconds > 0)
         {
@@ -133,26 +150,35 @@ internal static class WaitOvershoot
     /// <summary>CPU ticks (user + system) of this process's batcher instance threads so far; 0 where /proc is absent.</summary>
     private static long BatcherThreadTicks()
     {
-        const string tasks = "/proc/self/task";
-        if (!Directory.Exists(tasks))
+        long total = 0;
+        foreach (var (name, ticks) in ThreadTicks())
         {
-            return 0;
+            total += name.StartsWith("batcher", StringComparison.Ordinal) ? ticks : 0;
         }
 
-        long total = 0;
+        return total;
+    }
+
+    /// <summary>CPU ticks (user + system, USER_HZ) of this process's threads so far, summed per thread name.</summary>
+    private static Dictionary<string, long> ThreadTicks()
+    {
+        const string tasks = "/proc/self/task";
+        var result = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (!Directory.Exists(tasks))
+        {
+            return result;
+        }
+
         foreach (var task in Directory.EnumerateDirectories(tasks))
         {
             try
             {
-                if (!File.ReadAllText(Path.Combine(task, "comm")).StartsWith("batcher", StringComparison.Ordinal))
-                {
-                    continue;
-                }
-
                 // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+                var name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
                 var stat = File.ReadAllText(Path.Combine(task, "stat"));
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                total += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                result[name] = result.GetValueOrDefault(name) + ticks;
             }
             catch (IOException)
             {
@@ -160,7 +186,7 @@ internal static class WaitOvershoot
             }
         }
 
-        return total;
+        return result;
     }
 
     private sealed class StampingRunner : IBatchRunner

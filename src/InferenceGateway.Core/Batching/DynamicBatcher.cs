@@ -11,10 +11,16 @@ namespace InferenceGateway.Core.Batching;
 /// <remarks>
 /// <para>A batch is released when its rows reach <see cref="BatchingOptions.MaxBatchSize"/> (or the next queued
 /// request no longer fits), when its rows equal the largest <see cref="BatchingOptions.PreferredBatchSizes"/> entry
-/// the queue can form, or when its oldest request has waited <see cref="BatchingOptions.MaxQueueDelay"/>. Requests are
-/// taken by priority level (1 first), first-in first-out within a level; a request that does not fit the remaining
-/// rows ends the batch (no reordering to fill it). Requests whose variable input row shapes differ from the batch's
-/// first request are skipped and wait for a later batch.</para>
+/// the queue can form, or else as <see cref="BatchingOptions.Policy"/> says: under
+/// <see cref="BatchingPolicy.Adaptive"/> (the default) as soon as an instance is free to run it (optionally after
+/// <see cref="BatchingOptions.AdaptiveWait"/> while another instance runs), under <see cref="BatchingPolicy.FixedDelay"/>
+/// when its oldest request has waited <see cref="BatchingOptions.MaxQueueDelay"/>. Requests are taken by priority
+/// level (1 first), first-in first-out within a level; a request that does not fit the remaining rows ends the batch
+/// (no reordering to fill it). Requests whose variable input row shapes differ from the batch's first request are
+/// skipped and wait for a later batch.</para>
+/// <para>A batch that waits is released by the instance thread that keeps its due time (see
+/// <see cref="PreciseSleeper"/>) on the system clock on Linux, within tens of microseconds; otherwise by the
+/// <see cref="TimeProvider"/>'s timer (tests' virtual clocks, other OSes).</para>
 /// <para>Failures come back as <see cref="BatchResult"/> values, never thrown, so overload costs no exceptions; see
 /// <see cref="BatchFailureReason"/> for the gRPC status each maps to. <see cref="BatchResult.ThrowIfFailed"/> turns
 /// one into a <see cref="BatchingException"/>.</para>
@@ -34,6 +40,11 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     // SpinWait iterations an instance spends looking for work before it blocks (about tens of microseconds).
     private const int IdleSpins = 30;
 
+    // With precise waits, the last stretch before a due time is spun (yielding) rather than slept: a sleep's wake-up
+    // latency is tens of microseconds on an idle core, a spin's is nothing. Short, and only while a batch is due.
+    private static readonly TimeSpan SpinLead = TimeSpan.FromMicroseconds(SpinLeadMicroseconds);
+    internal const int SpinLeadMicroseconds = 20;
+
     // How long a caller that ran its own request (RunOnCaller) keeps running batches that queued meanwhile before it
     // hands the queue to the instance threads: long enough to absorb a burst on a small model without a thread
     // hand-off, short enough that the caller's own response is not held up behind a large model's batches.
@@ -51,7 +62,10 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private readonly int _maxRows;
     private readonly bool[] _isPreferred;
     private readonly int _minReadyRows;
-    private readonly long _delayTicks;
+    private readonly bool _fixedDelay;
+    private readonly long _waitTicks;
+    private readonly bool _preciseWaits;
+    private readonly long _spinLeadTicks;
     private readonly long _defaultTimeoutTicks;
     private readonly int _maxQueueSize;
     private readonly int _defaultLevel;
@@ -68,6 +82,10 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private bool _stopping;
     private bool _disposed;
     private long _delayDue = long.MaxValue;
+
+    // Precise waits: the instance whose thread sleeps until the due time of the batch that waits (and when that is).
+    private Instance? _timekeeper;
+    private long _timekeeperDue = long.MaxValue;
     private long _deadlineDue = long.MaxValue;
     private readonly ITimer _delayTimer;
     private readonly ITimer _deadlineTimer;
@@ -141,7 +159,13 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             _minReadyRows = Math.Min(_minReadyRows, size);
         }
 
-        _delayTicks = ToTimestampTicks(options.MaxQueueDelay);
+        _fixedDelay = options.Policy == BatchingPolicy.FixedDelay;
+        _waitTicks = ToTimestampTicks(_fixedDelay ? options.MaxQueueDelay : options.AdaptiveWait);
+
+        // Precise waits count real nanoseconds, so only on the real clock; a virtual clock (tests) moves when its owner
+        // says, which only its timers know. Not needed at all when nothing waits (the adaptive default).
+        _preciseWaits = _waitTicks > 0 && ReferenceEquals(timeProvider, TimeProvider.System) && PreciseSleeper.IsSupported;
+        _spinLeadTicks = ToTimestampTicks(SpinLead);
         _defaultTimeoutTicks = ToTimestampTicks(options.DefaultTimeout);
         _maxQueueSize = options.MaxQueueSize;
         _defaultLevel = options.DefaultPriority - 1;
@@ -161,7 +185,10 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             for (var i = 0; i < _instances.Length; i++)
             {
                 var runner = runnerFactory(i) ?? throw new InvalidOperationException($"Runner factory returned null for instance {i}");
-                _instances[i] = new Instance(i, runner, new BatchRun(i, _inputSpecs, _outputSpecs, _maxRows), _maxRows);
+                _instances[i] = new Instance(i, runner, new BatchRun(i, _inputSpecs, _outputSpecs, _maxRows), _maxRows)
+                {
+                    Sleeper = _preciseWaits ? PreciseSleeper.Create() : null,
+                };
             }
         }
         catch
@@ -169,6 +196,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             foreach (var instance in _instances)
             {
                 (instance?.Runner as IDisposable)?.Dispose();
+                instance?.Sleeper?.Dispose();
             }
 
             throw;
@@ -194,7 +222,13 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             instance.Thread.Start(instance);
         }
 
-        Log.Started(_logger, model, version, _instances.Length, _maxRows, options.MaxQueueDelay.TotalMicroseconds);
+        var wait = _fixedDelay ? options.MaxQueueDelay : options.AdaptiveWait;
+        Log.Started(_logger, model, version, _instances.Length, _maxRows, options.Policy.ToConfigName(), wait.TotalMicroseconds,
+            _waitTicks == 0 ? "none" : _preciseWaits ? "precise" : "timer");
+        if (!_fixedDelay && _waitTicks > 0 && _instances.Length == 1)
+        {
+            Log.AdaptiveWaitUnused(_logger, model, version, wait.TotalMicroseconds);
+        }
     }
 
     /// <summary>Logical model name.</summary>
@@ -219,6 +253,21 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     public int MaxRows => _maxRows;
 
     internal BatcherMetrics.Tags? MetricTags => _tags;
+
+    /// <summary>Whether waits are kept by the instance threads' precise sleeps (else by the time provider's timers).</summary>
+    internal bool PreciseWaits => _preciseWaits;
+
+    /// <summary>Whether an instance thread is keeping a waiting batch's due time now.</summary>
+    internal bool HasTimekeeper
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _timekeeper is not null;
+            }
+        }
+    }
 
     /// <summary>
     /// A deadline <paramref name="timeout"/> from now, as <see cref="BatchRequest.Deadline"/> expects;
@@ -356,16 +405,16 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                 }
 
                 // Instances held by a caller (RunOnCaller) are not idle: that caller runs or hands over what queues.
-                if (_waiting - _claimedIdle > 0)
+                if (_waiting - _claimedIdle > 0 || _timekeeper is not null)
                 {
                     // Wake an idle instance only when a batch may be ready; otherwise it would sleep again at once.
-                    if (_delayTicks == 0 || _queue.Rows >= _minReadyRows || request.SkipQueueDelay)
+                    if (MayBeReady(request))
                     {
-                        Monitor.Pulse(_gate);
+                        WakeIdleInstance();
                     }
                     else if (wasEmpty)
                     {
-                        ArmDelay(now + _delayTicks, now);
+                        StartWait(now + _waitTicks, now);
                     }
                 }
             }
@@ -385,10 +434,77 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     }
 
     /// <summary>
-    /// True when a request of <paramref name="rows"/> rows, alone in the queue, would be released at once: no delay
-    /// configured, or it fills the largest batch, or its size is a preferred one (see <see cref="TryFormBatch"/>).
+    /// Unlocked first check: true when a request of <paramref name="rows"/> rows, alone in the queue with an instance
+    /// idle, may be released at once: the adaptive policy (which waits only while another instance runs, checked under
+    /// the lock in <see cref="TryClaimIdleInstance"/>), no wait configured, or it fills the largest batch, or its size
+    /// is a preferred one (see <see cref="TryFormBatch"/>).
     /// </summary>
-    private bool ReleasesAtOnce(int rows) => _delayTicks == 0 || rows >= _maxRows || _isPreferred[rows];
+    private bool ReleasesAtOnce(int rows) => !_fixedDelay || _waitTicks == 0 || Fills(rows);
+
+    private bool Fills(int rows) => rows >= _maxRows || _isPreferred[rows];
+
+    /// <summary>
+    /// Under the queue lock, just after <paramref name="request"/> was queued: whether an idle instance could release a
+    /// batch now (see <see cref="TryFormBatch"/>), so that waking one is worth it.
+    /// </summary>
+    private bool MayBeReady(BatchRequest request) =>
+        _waitTicks == 0 || _queue.Rows >= _minReadyRows || request.SkipQueueDelay || (!_fixedDelay && !AnotherInstanceBusy(null));
+
+    /// <summary>Under the queue lock: whether an instance other than <paramref name="self"/> runs a batch or is held by a caller.</summary>
+    private bool AnotherInstanceBusy(Instance? self)
+    {
+        foreach (var instance in _instances)
+        {
+            if (instance != self && (instance.Running || instance.ClaimedByCaller))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Under the queue lock: wakes one idle instance to judge the queue: one sleeping on the lock if any, else the
+    /// timekeeper (whose judgement may otherwise come only at its due time).
+    /// </summary>
+    private void WakeIdleInstance()
+    {
+        if (_waiting - _claimedIdle > 0)
+        {
+            Monitor.Pulse(_gate);
+        }
+        else
+        {
+            WakeTimekeeper();
+        }
+    }
+
+    /// <summary>Under the queue lock: ends the timekeeper's sleep early, so it judges the queue now.</summary>
+    private void WakeTimekeeper()
+    {
+        if (_timekeeper is { WakePending: false } keeper)
+        {
+            keeper.WakePending = true;
+            keeper.Sleeper!.Wake();
+        }
+    }
+
+    /// <summary>
+    /// Under the queue lock: a batch formed of the queue just became due at <paramref name="due"/> and an instance is
+    /// idle: have that instance keep the time (precise waits), or arm the timer that will wake it.
+    /// </summary>
+    private void StartWait(long due, long now)
+    {
+        if (!_preciseWaits)
+        {
+            ArmDelay(due, now);
+        }
+        else if (_timekeeper is null)
+        {
+            WakeIdleInstance(); // It finds the batch not due yet and sleeps until it is.
+        }
+    }
 
     /// <summary>
     /// Unlocked hint: false when every instance is running or held, so a busy batcher does not take the queue lock
@@ -418,6 +534,11 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             if (_stopping || _queue.Count != 0)
             {
                 return null;
+            }
+
+            if (!_fixedDelay && _waitTicks > 0 && !Fills(request.Rows) && AnotherInstanceBusy(null))
+            {
+                return null; // The adaptive wait applies: another instance runs, so this one waits for company.
             }
 
             foreach (var instance in _instances)
@@ -467,7 +588,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                     var now = _time.GetTimestamp();
                     if (!_stopping && _queue.Count > 0 && now < budgetEnd)
                     {
-                        count = TryFormBatch(now, members, ref expired, out rows, out _);
+                        count = TryFormBatch(instance, now, members, ref expired, out rows, out _);
                     }
 
                     if (count == 0)
@@ -516,6 +637,11 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         {
             Monitor.PulseAll(_gate);
         }
+
+        if (_queue.Count > 0)
+        {
+            WakeTimekeeper(); // It may be this very instance, claimed while it slept for a batch since cancelled.
+        }
     }
 
     /// <summary>
@@ -532,6 +658,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             {
                 _stopping = true;
                 Monitor.PulseAll(_gate);
+                WakeTimekeeper();
             }
         }
 
@@ -573,6 +700,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         foreach (var instance in _instances)
         {
             (instance.Runner as IDisposable)?.Dispose();
+            instance.Sleeper?.Dispose(); // Its thread has ended, and only it sleeps on it.
         }
 
         _metrics?.Unregister(this);
@@ -659,6 +787,11 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
     private void RunInstance(Instance instance)
     {
+        if (_preciseWaits)
+        {
+            PreciseSleeper.UseFineTimerSlack();
+        }
+
         var members = instance.Members;
         var spun = false;
         try
@@ -679,9 +812,9 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                         {
                             // A caller runs on this instance (RunOnCaller); it pulses when done. Pass on a wake-up
                             // meant for an idle instance, which this one is not.
-                            if (_queue.Count > 0 && _waiting - _claimedIdle > 0)
+                            if (_queue.Count > 0)
                             {
-                                Monitor.Pulse(_gate);
+                                WakeIdleInstance();
                             }
 
                             instance.Parked = true;
@@ -691,14 +824,14 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                         }
 
                         var now = _time.GetTimestamp();
-                        count = TryFormBatch(now, members, ref expired, out rows, out var wakeAt);
+                        count = TryFormBatch(instance, now, members, ref expired, out rows, out var wakeAt);
                         if (count > 0)
                         {
                             instance.Running = true;
-                            if (_queue.Count > 0 && _waiting - _claimedIdle > 0)
+                            if (_queue.Count > 0)
                             {
-                                // Let an idle instance judge what is left (run it, or arm the delay timer for it).
-                                Monitor.Pulse(_gate);
+                                // Let an idle instance judge what is left (run it, or wait for it).
+                                WakeIdleInstance();
                             }
 
                             break;
@@ -723,7 +856,17 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
                         if (wakeAt != long.MaxValue)
                         {
-                            ArmDelay(wakeAt, now);
+                            if (!_preciseWaits)
+                            {
+                                ArmDelay(wakeAt, now);
+                            }
+                            else if (wakeAt < _timekeeperDue)
+                            {
+                                KeepTime(instance, wakeAt, now);
+                                continue;
+                            }
+
+                            // Else another instance keeps an earlier (or the same) time; this one waits to be woken.
                         }
 
                         _waiting++;
@@ -784,10 +927,56 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     }
 
     /// <summary>
-    /// Under the queue lock: picks the next batch into <paramref name="members"/> and unlinks it, or returns 0 and the
-    /// time the pending batch becomes due. Expired requests met on the way are unlinked onto <paramref name="expired"/>.
+    /// Under the queue lock, which it releases meanwhile: <paramref name="instance"/> becomes the timekeeper and sleeps
+    /// until <paramref name="due"/>, less <see cref="SpinLead"/>, or spins (yielding) through that last stretch; or less,
+    /// when woken (<see cref="WakeTimekeeper"/>): a batch may be ready, the batcher is stopping, or a timekeeper with an
+    /// earlier time took over. The caller judges the queue again afterwards either way.
     /// </summary>
-    private int TryFormBatch(long now, BatchRequest?[] members, ref BatchRequest? expired, out int rows, out long wakeAt)
+    private void KeepTime(Instance instance, long due, long now)
+    {
+        WakeTimekeeper(); // One keeping a later time: it will find this earlier one kept and wait to be woken.
+        _timekeeper = instance;
+        _timekeeperDue = due;
+        var sleepTicks = due - now - _spinLeadTicks;
+        Monitor.Exit(_gate);
+        try
+        {
+            if (sleepTicks > 0)
+            {
+                instance.Sleeper!.Sleep(ToNanoseconds(sleepTicks));
+            }
+            else
+            {
+                var spinner = default(SpinWait);
+                while (_time.GetTimestamp() < due && !Volatile.Read(ref instance.WakePending) && !Volatile.Read(ref _stopping))
+                {
+                    spinner.SpinOnce(sleep1Threshold: -1);
+                }
+            }
+        }
+        finally
+        {
+            Monitor.Enter(_gate);
+            if (_timekeeper == instance)
+            {
+                _timekeeper = null;
+                _timekeeperDue = long.MaxValue;
+            }
+
+            if (instance.WakePending)
+            {
+                instance.WakePending = false;
+                instance.Sleeper!.Reset(); // Written under the lock, so it has been: the next sleep must not see it.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Under the queue lock: picks the next batch for <paramref name="self"/> into <paramref name="members"/> and
+    /// unlinks it, or returns 0 and the time the pending batch becomes due. Expired requests met on the way are
+    /// unlinked onto <paramref name="expired"/>.
+    /// </summary>
+    private int TryFormBatch(Instance self, long now, BatchRequest?[] members, ref BatchRequest? expired, out int rows, out long wakeAt)
     {
         rows = 0;
         wakeAt = long.MaxValue;
@@ -853,20 +1042,28 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             return 0;
         }
 
-        if (!full && !_stopping && !skipDelay && now - oldest < _delayTicks)
+        if (!full && !_stopping && !skipDelay)
         {
-            if (cutCount == 0)
+            // Fixed delay: a batch short of a preferred size waits its delay out. Adaptive: it goes now, unless the
+            // optional wait applies (another instance runs, so this one may gather company meanwhile).
+            var wait = _fixedDelay ? now - oldest < _waitTicks
+                : cutCount == 0 && _waitTicks > 0 && now - oldest < _waitTicks && AnotherInstanceBusy(self);
+            if (wait && cutCount == 0)
             {
                 Array.Clear(members, 0, count);
-                wakeAt = oldest + _delayTicks;
+                wakeAt = oldest + _waitTicks;
                 rows = 0;
                 return 0;
             }
 
-            // The largest preferred size the queue can form goes now (Triton); the rest keeps waiting.
-            Array.Clear(members, cutCount, count - cutCount);
-            count = cutCount;
-            rows = cutRows;
+            // The largest preferred size the queue can form goes as that size, the rest stays queued: while the delay
+            // runs (Triton), and under the adaptive policy whenever the batch is not full.
+            if (cutCount > 0 && (wait || !_fixedDelay))
+            {
+                Array.Clear(members, cutCount, count - cutCount);
+                count = cutCount;
+                rows = cutRows;
+            }
         }
 
         for (var i = 0; i < count; i++)
@@ -1031,6 +1228,8 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
     private double Seconds(long timestampTicks) => (double)timestampTicks / _time.TimestampFrequency;
 
+    private long ToNanoseconds(long timestampTicks) => (long)(timestampTicks * (1e9 / _time.TimestampFrequency));
+
     private static int[] RowBytes(BatchTensorSpec[] specs)
     {
         var bytes = new int[specs.Length];
@@ -1054,6 +1253,12 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         public BatchRequest?[] Members { get; } = new BatchRequest?[maxRows];
 
         public DynamicBatcher? Owner { get; set; }
+
+        /// <summary>Its thread's precise sleep, when waits are kept precisely.</summary>
+        public PreciseSleeper? Sleeper { get; init; }
+
+        /// <summary>Its sleep as timekeeper was ended early and the wake-up is not consumed yet (queue lock to write).</summary>
+        public bool WakePending;
 
         public Thread? Thread { get; set; }
 
