@@ -81,14 +81,16 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private int _waiting;
     private bool _stopping;
     private bool _disposed;
+    private long _deadlineDue = long.MaxValue;
+    private readonly ITimer _deadlineTimer;
+
+    // Waits kept by the time provider's timer (virtual clocks, other OSes).
     private long _delayDue = long.MaxValue;
+    private readonly ITimer _delayTimer;
 
     // Precise waits: the instance whose thread sleeps until the due time of the batch that waits (and when that is).
     private Instance? _timekeeper;
     private long _timekeeperDue = long.MaxValue;
-    private long _deadlineDue = long.MaxValue;
-    private readonly ITimer _delayTimer;
-    private readonly ITimer _deadlineTimer;
 
     // Only with PreserveOrdering.
     private readonly OrderingRing? _ordering;
