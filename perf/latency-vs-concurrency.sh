@@ -3,7 +3,8 @@
 #
 #   single caller  one request at a time (ig-load, its own HTTP/2 client, concurrency 1): fraud v1 ModelInfer against
 #                  ServerLive on the same gateway, bench_mlp ModelInfer against ORT's own batch-1 run in the gateway's
-#                  arrangement (`ig-load ort --batch 1`, one session, intra-op threads as the gateway sets them)
+#                  arrangement (`ig-load ort --batch 1`, one session, intra-op threads as the gateway sets them); and
+#                  fraud v1 against ServerLive through python grpcio (perf/grpcio-single-caller.py), as issue 20 did
 #   sweep          p50 / p99 / req/s at each of CONCURRENCY closed-loop callers, fraud v1 and bench_mlp, per policy
 #   on/off         bench_mlp at 64 callers under the adaptive policy against batching off (MaxBatchSize=1)
 #   idle           each gateway's CPU (and its batcher threads') over IDLE_SECONDS with no load, after a warm-up
@@ -149,6 +150,9 @@ printf '\x00\x00\x00\x00\x00' > "$live" # ServerLive: an empty message, uncompre
 live_path=/inference.GRPCInferenceService/ServerLive
 bench_args=(--model bench_mlp --version 1)
 fraud_args=(--model fraud --version 1)
+fraud_frame="$OUT/fraud-v1-payload.bin"
+grpcio=0
+if "$PY" -c 'import grpc' 2> /dev/null && ig_load payload "${fraud_args[@]}" --out "$fraud_frame" > /dev/null; then grpcio=1; fi
 log "warm-up"
 for g in adaptive fixed off; do
   for m in fraud bench; do
@@ -215,6 +219,17 @@ for r in $(seq 1 "$ROUNDS"); do
   ig_load ort --model-file models/bench_mlp/1/model.onnx --batch 1 --parallel 1 --intra-op-threads 0 \
     --warmup "$WARMUP" --duration "$SINGLE_STEP" --json "$OUT/single-ort-batch1-r$r.json" > /dev/null \
     || log "ort batch 1 failed"
+  if [ "$grpcio" = 1 ]; then
+    # The issue's own client: python grpcio, one call at a time (perf/grpcio-single-caller.py).
+    secs="${SINGLE_STEP%s}"; warm="${WARMUP%s}"
+    run timeout 120 "$PY" perf/grpcio-single-caller.py --target "${url[adaptive]#http://}" --method "$live_path" \
+      --seconds "$secs" --warmup "$warm" --json "$OUT/grpcio-live-r$r.json" > /dev/null || log "grpcio live failed"
+    for g in $order; do
+      run timeout 120 "$PY" perf/grpcio-single-caller.py --target "${url[$g]#http://}" \
+        --method /inference.GRPCInferenceService/ModelInfer --payload "$fraud_frame" --seconds "$secs" --warmup "$warm" \
+        --json "$OUT/grpcio-fraud-$g-r$r.json" > /dev/null || log "grpcio fraud $g failed"
+    done
+  fi
 
   # --- sweep -------------------------------------------------------------------------------------------------------
   i=0
@@ -359,6 +374,17 @@ for g, fr, be in rows:
     d = None if be is None or ort is None else be - ort
     w(f"| bench_mlp ModelInfer, {g} | {f(be)} | {f(d)} over ORT | 0.200 |")
 w("")
+glive = med([(load(f"grpcio-live-r{r}.json") or {}).get("p50_ms") for r in range(1, rounds + 1)])
+if glive is not None:
+    w("The same through python grpcio (`perf/grpcio-single-caller.py`, Debian's python3-grpcio, bytes in and out):")
+    w("")
+    w("| | p50 | above ServerLive | issue 20's bound |")
+    w("|---|---:|---:|---:|")
+    w(f"| ServerLive | {f(glive)} | | |")
+    for g in ("adaptive", "fixed"):
+        gf = med([(load(f"grpcio-fraud-{g}-r{r}.json") or {}).get("p50_ms") for r in range(1, rounds + 1)])
+        w(f"| fraud v1 ModelInfer, {g} | {f(gf)} | {f(None if gf is None else gf - glive)} | 0.200 |")
+    w("")
 w("## p50 / p99 against concurrency")
 w("")
 for m, title in (("fraud", "fraud v1"), ("bench", "bench_mlp")):
