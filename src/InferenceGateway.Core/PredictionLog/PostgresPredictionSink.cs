@@ -334,15 +334,16 @@ public sealed class PostgresPredictionSink : IPredictionSink
     public async IAsyncEnumerable<EvaluationRow> ReadEvaluationRowsAsync(string model, long fromUnixMs, long toUnixMs, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand(
-            """
+        // Bounds only when given, so the planner prunes partitions on the range itself.
+        var sql = """
             SELECT p.version, p.arm, p.shadow, p.request_id, p.outputs[1], p.total_us, o.label
             FROM predictions p LEFT JOIN outcomes o ON o.request_id = p.request_id
-            WHERE p.model = $1 AND p.event_time >= $2 AND p.event_time < $3 AND p.status = 0 AND p.rows = 1
-            """, connection);
+            WHERE p.model = $1 AND p.status = 0 AND p.rows = 1
+            """ + (fromUnixMs > 0 ? " AND p.event_time >= $2" : "") + (toUnixMs > 0 ? " AND p.event_time < $3" : "");
+        await using var command = new NpgsqlCommand(sql, connection);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Text(model) });
-        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = fromUnixMs <= 0 ? DateTime.UnixEpoch : Time(fromUnixMs) });
-        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = toUnixMs <= 0 ? MaxTime.AddDays(1) : Time(toUnixMs) });
+        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = Time(fromUnixMs) });
+        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = Time(toUnixMs) });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

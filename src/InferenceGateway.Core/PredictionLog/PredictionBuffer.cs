@@ -39,7 +39,7 @@ internal sealed class PredictionBuffer
     public int Count => (int)Math.Clamp(Volatile.Read(ref _tail) - Volatile.Read(ref _head), 0, _cells.Length);
 
     /// <summary>Claims a cell, copies <paramref name="entry"/> into it and publishes it; false when the ring is full.</summary>
-    public bool TryWrite(in PredictionEntry entry, long servedAtUnixMs, out int countAfter)
+    public bool TryWrite(in PredictionEntry entry, long servedAtUnixMs, int maxValues, out int countAfter)
     {
         var position = Volatile.Read(ref _tail);
         while (true)
@@ -53,7 +53,7 @@ internal sealed class PredictionBuffer
                 if (seen == position)
                 {
                     cell.Record ??= new PredictionRecord();
-                    cell.Record.CopyFrom(entry, servedAtUnixMs);
+                    cell.Record.CopyFrom(entry, servedAtUnixMs, maxValues);
                     Volatile.Write(ref cell.Sequence, position + 1);
                     countAfter = (int)(position + 1 - Volatile.Read(ref _head));
                     return true;

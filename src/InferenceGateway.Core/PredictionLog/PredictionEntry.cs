@@ -18,7 +18,7 @@ public ref struct PredictionEntry
     /// <summary>The request id as UTF-8 bytes, when <see cref="RequestId"/> is null.</summary>
     public ReadOnlySpan<byte> RequestIdUtf8;
 
-    /// <summary>The request's event time, Unix milliseconds: the time evaluation ranges select by.</summary>
+    /// <summary>The request's event time, Unix milliseconds: the time evaluation ranges select by; 0: the time recorded.</summary>
     public long EventTimeUnixMs;
 
     /// <summary>Logical model name.</summary>
@@ -66,8 +66,14 @@ public ref struct PredictionEntry
     /// <summary>gRPC status code of the call (0 = OK).</summary>
     public int Status;
 
-    /// <summary>Set when the inputs were too large to record (<see cref="PredictionLogOptions.MaxValuesPerRecord"/>) or not FP32.</summary>
+    /// <summary>Set when the inputs are not recorded (not one FP32 tensor); also set by the log when they exceed <see cref="PredictionLogOptions.MaxValuesPerRecord"/>.</summary>
     public bool InputsOmitted;
+
+    /// <summary>
+    /// The caller cannot wait for room (a pooled call, a failure record): under <see cref="OverflowPolicy.PushBack"/> a
+    /// full buffer drops this record and counts it instead of answering <see cref="RecordResult.Full"/>.
+    /// </summary>
+    public bool CannotWait;
 }
 
 /// <summary>What <see cref="IPredictionRecorder.TryRecord"/> did with an entry.</summary>

@@ -95,7 +95,7 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
             return RecordResult.Disabled;
         }
 
-        if (buffer.TryWrite(entry, _time.GetUtcNow().ToUnixTimeMilliseconds(), out var count))
+        if (buffer.TryWrite(entry, _time.GetUtcNow().ToUnixTimeMilliseconds(), _options.MaxValuesPerRecord, out var count))
         {
             if (count == _options.BatchSize)
             {
@@ -105,7 +105,7 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
             return RecordResult.Accepted;
         }
 
-        if (_options.OverflowPolicy == OverflowPolicy.PushBack)
+        if (_options.OverflowPolicy == OverflowPolicy.PushBack && !entry.CannotWait)
         {
             _metrics?.PushedBack.Add(1);
             return RecordResult.Full;

@@ -83,7 +83,7 @@ public sealed class PredictionRecord
     public float Score => OutputCount > 0 ? _outputs[0] : float.NaN;
 
     /// <summary>Copies an entry into this slot; arrays grow once and are reused afterwards.</summary>
-    internal void CopyFrom(in PredictionEntry entry, long servedAtUnixMs)
+    internal void CopyFrom(in PredictionEntry entry, long servedAtUnixMs, int maxValues)
     {
         if (entry.RequestId is not null)
         {
@@ -97,23 +97,25 @@ public sealed class PredictionRecord
             _requestIdUtf8Length = entry.RequestIdUtf8.Length;
         }
 
-        EventTimeUnixMs = entry.EventTimeUnixMs;
+        EventTimeUnixMs = entry.EventTimeUnixMs > 0 ? entry.EventTimeUnixMs : servedAtUnixMs;
         ServedAtUnixMs = servedAtUnixMs;
         Model = entry.Model ?? "";
         Version = entry.Version ?? "";
         Arm = entry.Arm ?? "";
         Shadow = entry.Shadow;
         EntityId = entry.EntityId ?? "";
-        FeatureNames = entry.FeatureNames;
-        FeatureCount = Copy(entry.Features, ref _features);
-        DefaultedCount = Copy(entry.Defaulted, ref _defaulted);
-        OutputCount = Copy(entry.Outputs, ref _outputs);
+        // Values beyond the cap: inputs are not kept at all (a cut row would misname values), outputs are cut.
+        var omitInputs = entry.InputsOmitted || entry.Features.Length > maxValues;
+        FeatureNames = omitInputs ? null : entry.FeatureNames;
+        FeatureCount = omitInputs ? 0 : Copy(entry.Features, ref _features);
+        DefaultedCount = omitInputs ? 0 : Copy(entry.Defaulted, ref _defaulted);
+        OutputCount = Copy(entry.Outputs.Length > maxValues ? entry.Outputs[..maxValues] : entry.Outputs, ref _outputs);
         Rows = entry.Rows <= 0 ? 1 : entry.Rows;
         QueueMicroseconds = entry.QueueMicroseconds;
         ComputeMicroseconds = entry.ComputeMicroseconds;
         TotalMicroseconds = entry.TotalMicroseconds;
         Status = entry.Status;
-        InputsOmitted = entry.InputsOmitted;
+        InputsOmitted = omitInputs;
     }
 
     /// <summary>Drops the references a slot holds once stored, so an idle buffer pins no request strings.</summary>
