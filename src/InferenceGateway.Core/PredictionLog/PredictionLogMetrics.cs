@@ -3,14 +3,14 @@ using System.Diagnostics.Metrics;
 namespace InferenceGateway.Core.PredictionLog;
 
 /// <summary>
-/// The prediction log's instruments on the "InferenceGateway.PredictionLog" meter. Counts the request path moves
+/// The prediction log's instruments on the "InferenceGateway" meter. Counts the request path moves
 /// (accepted, dropped) are read from the log's own counters when scraped, so recording costs no instrument call.
 /// </summary>
 internal sealed class PredictionLogMetrics
 {
     public PredictionLogMetrics(IMeterFactory meterFactory, PredictionLog log)
     {
-        var meter = meterFactory.Create("InferenceGateway.PredictionLog");
+        var meter = meterFactory.Create("InferenceGateway");
         meter.CreateObservableCounter("prediction_log.records.written", () => log.GetStatus().Written, "{record}", "Records stored by the sink.");
         meter.CreateObservableCounter("prediction_log.records.dropped", () => log.GetStatus().Dropped, "{record}", "Records dropped because the buffer was full (overflow policy Drop).");
         meter.CreateObservableCounter("prediction_log.records.lost", () => log.GetStatus().Lost, "{record}", "Records still buffered when shutdown gave up on a failing sink.");
