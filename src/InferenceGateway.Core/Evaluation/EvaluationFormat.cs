@@ -70,7 +70,7 @@ public static class EvaluationFormat
         html.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>")
             .Append(E($"Evaluation of {report.Model}")).Append("</title>\n<style>")
             .Append("body{font-family:sans-serif;margin:24px;color:#222;background:#fff}table{border-collapse:collapse;margin:12px 0}")
-            .Append("td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f2f2f2}td.l,th.l{text-align:left}")
+            .Append("td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}th{background:#f2f2f2}td.l,th.l{text-align:left}")
             .Append(".plots{display:flex;gap:24px;flex-wrap:wrap}figure{margin:0}figcaption{font-weight:bold;margin:6px 0}.verdict{font-weight:bold}")
             .Append("</style></head><body>\n");
         html.Append("<h1>").Append(E($"Model {report.Model}")).Append("</h1>\n<p>")
