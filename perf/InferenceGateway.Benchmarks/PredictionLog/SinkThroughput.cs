@@ -30,6 +30,9 @@ public static class SinkThroughput
             "postgres" => new PostgresPredictionSink(Get("connection", "Host=127.0.0.1;Username=postgres;Database=postgres")),
             _ => throw new ArgumentException($"--sink {kind}: sqlite or postgres"),
         };
+        // Counted in the sink: what it held before this run (an earlier round into the same database) is subtracted.
+        sink.InitializeAsync(CancellationToken.None).GetAwaiter().GetResult();
+        var before = sink.CountPredictionsAsync(CancellationToken.None).GetAwaiter().GetResult();
         var options = new PredictionLogOptions { OverflowPolicy = OverflowPolicy.PushBack };
         var log = new Core.PredictionLog.PredictionLog(options, sink, TimeProvider.System, null, NullLogger<Core.PredictionLog.PredictionLog>.Instance);
         log.Start();
@@ -55,7 +58,7 @@ public static class SinkThroughput
         }
 
         log.CompleteAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
-        var stored = sink.CountPredictionsAsync(CancellationToken.None).GetAwaiter().GetResult();
+        var stored = sink.CountPredictionsAsync(CancellationToken.None).GetAwaiter().GetResult() - before;
         var status = log.GetStatus();
         log.DisposeAsync().AsTask().GetAwaiter().GetResult();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
