@@ -44,8 +44,10 @@ public sealed class PredictionLogOptions
     /// <summary>
     /// Longest a record waits in the buffer before the writer hands it to the sink (sooner when a batch fills): while
     /// the sink keeps up, a crash of the process loses at most the records of this interval (and of a write under way).
+    /// Short by default also for latency: the writer's CPU comes in small slices (a 1 s interval made one ~40 ms burst
+    /// a second at 4.6k records/s on 2 cores, which showed in Predict's p99).
     /// </summary>
-    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Most records per sink write (one transaction).</summary>
     public int BatchSize { get; set; } = 4096;

@@ -26,7 +26,7 @@ public sealed class PredictionLogSettings
     public string OverflowPolicy { get; set; } = "Drop";
 
     /// <summary>Longest a record waits before it is written; what a crash can lose while the sink keeps up.</summary>
-    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Most records per write.</summary>
     public int BatchSize { get; set; } = 4096;
