@@ -6,7 +6,8 @@
 #
 #   bash perf/ab-builds.sh BEFORE.dll AFTER.dll        e.g. /tmp/before/src/InferenceGateway.Server/bin/Release/net10.0/InferenceGateway.Server.dll
 #
-# Environment: ROUNDS (default 3); REQUESTS per measured run (default 200000; a fifth of it first as warm-up); OUT, the
+# Environment: GATEWAY_ARGS, more options for both gateways (e.g. --Gateway:Models:fraud:BatchingPolicy=fixed_delay,
+# which builds older than the policy ignore); ROUNDS (default 3); REQUESTS per measured run (default 200000; a fifth of it first as warm-up); OUT, the
 # folder for the CSV and the gateways' logs (default /tmp/ab-builds). Targets:
 # identity (trivial model, generated), fraud v1 (its own 1 ms batching delay, so calls wait for a batch), bench_mlp at
 # saturation (max batch 64, 4 x 64 streams) and ServerLive, all driven by h2load on 127.0.0.1.
@@ -54,7 +55,7 @@ for round in $(seq 1 "$rounds"); do
   for build in $order; do
     grpc="$(free_port)"; admin="$(free_port)"
     dotnet "${dll[$build]}" "--Gateway:ModelRepository:Path=$repo" "--Gateway:GrpcPort=$grpc" "--Gateway:AdminPort=$admin" \
-      --Gateway:Models:bench_mlp:MaxBatchSize=64 --Logging:LogLevel:Default=Warning > "$out/gateway-$build.log" 2>&1 &
+      --Gateway:Models:bench_mlp:MaxBatchSize=64 --Logging:LogLevel:Default=Warning ${GATEWAY_ARGS:-} > "$out/gateway-$build.log" 2>&1 &
     pid=$!
     ready=0
     for _ in $(seq 1 240); do

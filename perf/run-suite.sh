@@ -11,6 +11,7 @@
 #                  then saturation: gateways at max batch 64 under h2load (1 and 8 rows per request) vs `ig-load ort`
 #                  at batch 64 in the same ORT arrangement (1 session x 2 threads, 2 x 1), interleaved, with the
 #                  bare echo server's cost per request at the same load (the bound two shared cores allow)
+#   plog           prediction log (issue 23): perf/prediction-log-bench.sh, its results/prediction-log.md as section (d)
 #   features       streaming features (issue 21): ingest events/s in process (BenchmarkDotNet) and over gRPC
 #                  (ig-load ingest, gateway CPU per event), fraud v2 lookup + assembly in process, Predict fraud v2 vs
 #                  ModelInfer fraud v2 on precomputed vectors (interleaved), freshness over gRPC, state bytes per card
@@ -25,7 +26,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-SCENARIOS="${SCENARIOS:-ort batcher codec transport batching features}"
+SCENARIOS="${SCENARIOS:-ort batcher codec transport batching plog features}"
 QUICK="${QUICK:-0}"
 CONFIG=Release
 PY=/usr/bin/python3
@@ -594,8 +595,11 @@ scenario_features() {
     codec) scenario_codec ;;
     transport) scenario_transport ;;
     batching) scenario_batching ;;
+    # The prediction log (issue 23): its own script writes results/prediction-log.md, appended to RESULTS.md below.
+    plog) record bash perf/prediction-log-bench.sh
+          SKIP_BUILD=1 bash perf/prediction-log-bench.sh > "$results/prediction-log.log" 2>&1 || note_status plog "FAILED (see $results/prediction-log.log)" ;;
     features) scenario_features ;;
-    *) note_status "$s" "unknown scenario (ort, batcher, codec, transport, batching, features)" ;;
+    *) note_status "$s" "unknown scenario (ort, batcher, codec, transport, batching, plog, features)" ;;
   esac
 done
 
@@ -1091,6 +1095,11 @@ w("")
 if os.path.exists(os.path.join(R, "batching-latency-throughput.svg")):
     w("![latency vs throughput, batching on vs off](results/batching-latency-throughput.svg)")
     w("")
+
+plog = read("prediction-log.md")
+if plog:
+    w("## (d) " + plog.split("\n", 1)[0].lstrip("# "))
+    w(plog.split("\n", 1)[1].replace("\n## ", "\n### "))
 
 # --- Streaming features (issue 21): everything from features-* files, so REPORT_ONLY and partial runs render it. ---
 def features_section():

@@ -21,4 +21,18 @@ public sealed class ConfigurationTests
         Assert.Contains(ex.Errors, e => e.Contains("ExecutionProvider 'Tpu'"));
         Assert.Contains(ex.Errors, e => e.Contains("Gateway:Models:fraud:MaxBatchSize"));
     }
+
+    [Fact]
+    public void Build_BadBatchingPolicyOverrides_ListedWithTheirKeys()
+    {
+        var ex = Assert.Throws<GatewayConfigurationException>(() => GatewayHost.Build(
+        [
+            "--Gateway:Models:fraud:BatchingPolicy=sometimes",
+            "--Gateway:Models:fraud:AdaptiveWaitMicroseconds=-1",
+        ]));
+
+        Assert.Equal(2, ex.Errors.Count);
+        Assert.Contains(ex.Errors, e => e.Contains("Gateway:Models:fraud:BatchingPolicy 'sometimes' must be 'adaptive' or 'fixed_delay'"));
+        Assert.Contains(ex.Errors, e => e.Contains("Gateway:Models:fraud:AdaptiveWaitMicroseconds must be between 0 and 10000000"));
+    }
 }

@@ -108,7 +108,7 @@ public sealed class KServeInteropFixture : IAsyncLifetime
 
 /// <summary>
 /// A scratch model repository for the interop run: links to the bundled <c>fraud</c> and <c>bench_mlp</c>, and
-/// <c>held</c>, fraud v1's model under a batching config that waits up to 10 s for a full batch of 128 rows. A lone
+/// <c>held</c>, fraud v1's model under a fixed-delay batching config that waits up to 10 s for a full batch of 128 rows. A lone
 /// 1-row call to <c>held</c> therefore stays queued in the server until it is cancelled, so the cancellation check
 /// does not race the server's speed (it did when the victim queued behind real batches on a busy machine).
 /// </summary>
@@ -129,6 +129,7 @@ internal static class InteropRepository
         config["name"] = HeldModel;
         config["dynamic_batching"] = new JsonObject
         {
+            ["policy"] = "fixed_delay",
             ["max_queue_delay_microseconds"] = 10_000_000,
             ["preferred_batch_size"] = new JsonArray(128),
             ["max_queue_size"] = 16,

@@ -11,13 +11,15 @@ using Microsoft.Extensions.DependencyInjection;
 namespace InferenceGateway.Server.Tests;
 
 /// <summary>
-/// A gateway whose fraud model waits up to 10 s for company unless 8 requests are queued, so calls sit in the queue
+/// A gateway whose fraud model waits up to 10 s for company unless 8 requests are queued (the fixed-delay policy: the
+/// adaptive default would run them at once), so calls sit in the queue
 /// until the test lets them go: there their deadline passes or their client cancels while the handler waits for the
 /// batch. Such a failure ends the call asynchronously (the pooled call is the handler's value-task source), unlike
 /// refusals at the door.
 /// </summary>
 public sealed class SlowQueueGatewayFixture() : GatewayFixture(
 [
+    "--Gateway:Models:fraud:BatchingPolicy=fixed_delay",
     "--Gateway:Models:fraud:MaxQueueDelayMicroseconds=10000000",
     "--Gateway:Models:fraud:PreferredBatchSize:0=8",
 ]);

@@ -6,7 +6,8 @@ namespace InferenceGateway.Core.Batching;
 /// Dynamic batching settings of one model version, with Triton's semantics (<c>max_batch_size</c>,
 /// <c>dynamic_batching { max_queue_delay_microseconds, preferred_batch_size, preserve_ordering,
 /// priority_levels, default_priority_level, default_queue_policy { max_queue_size,
-/// default_timeout_microseconds, timeout_action: REJECT } }</c>, <c>instance_group.count</c>).
+/// default_timeout_microseconds, timeout_action: REJECT } }</c>, <c>instance_group.count</c>), under the batching
+/// <see cref="Policy"/>: the adaptive one by default, Triton's fixed delay on request.
 /// </summary>
 public sealed class BatchingOptions
 {
@@ -17,11 +18,31 @@ public sealed class BatchingOptions
     public int MaxBatchSize { get; set; } = 1;
 
     /// <summary>
-    /// Longest the oldest request of a batch waits for others to join it. Zero releases whatever is queued as soon as
-    /// an instance is free. Waits are driven by <see cref="TimeProvider"/> timers, so their precision is the timer's
-    /// (about a millisecond with <see cref="TimeProvider.System"/>).
+    /// When a batch that is not full is released: <see cref="BatchingPolicy.Adaptive"/> (the default: never waits for
+    /// company while an instance is idle, unless <see cref="AdaptiveWait"/> says so) or
+    /// <see cref="BatchingPolicy.FixedDelay"/> (Triton's: waits <see cref="MaxQueueDelay"/>).
     /// </summary>
+    public BatchingPolicy Policy { get; set; } = BatchingPolicy.Adaptive;
+
+    /// <summary>
+    /// <see cref="BatchingPolicy.FixedDelay"/> only: longest the oldest request of a batch waits for others to join it.
+    /// Zero releases whatever is queued as soon as an instance is free. The adaptive policy ignores it.
+    /// </summary>
+    /// <remarks>
+    /// With <see cref="TimeProvider.System"/> on Linux an instance thread keeps the due time itself with a precise
+    /// sleep (tens of microseconds late, no spinning); any other <see cref="TimeProvider"/>, or another OS, is driven by
+    /// that provider's timers, whose precision is theirs (milliseconds for the system's).
+    /// </remarks>
     public TimeSpan MaxQueueDelay { get; set; }
+
+    /// <summary>
+    /// <see cref="BatchingPolicy.Adaptive"/> only, zero (off) by default: longest an idle instance holds a batch that is
+    /// neither full nor of a preferred size, counted from its oldest request's arrival, while another instance is
+    /// running (or held by a caller). When every other instance is idle nothing waits, so with one instance it never
+    /// applies. For models, such as a GPU model with several instances, whose batch of one costs about as much as a
+    /// batch of a few. Waits are kept as precisely as <see cref="MaxQueueDelay"/>'s.
+    /// </summary>
+    public TimeSpan AdaptiveWait { get; set; }
 
     /// <summary>
     /// Batch sizes (rows) released at once, without waiting for <see cref="MaxQueueDelay"/>, when the queue holds
@@ -54,8 +75,9 @@ public sealed class BatchingOptions
 
     /// <summary>
     /// Run a request on the calling thread when it would be released at once anyway (queue empty, an instance idle,
-    /// and no reason to wait: <see cref="MaxQueueDelay"/> is zero, or the request alone fills a preferred or the
-    /// maximum batch size). It skips two thread hand-offs (caller to instance thread and back), the largest fixed
+    /// and no reason to wait: the adaptive policy with no other instance busy or no <see cref="AdaptiveWait"/>, or the
+    /// fixed delay with <see cref="MaxQueueDelay"/> zero, or the request alone fills a preferred or the maximum batch
+    /// size). It skips two thread hand-offs (caller to instance thread and back), the largest fixed
     /// cost of a small model's call. Only while the runner's average run is short (50 us or less, the same bound as
     /// the caller's budget for running what queued behind it): a long run would block a thread-pool thread, which
     /// Kestrel needs for I/O. Batches formed from a queue still run on the instance threads. Ignored with
@@ -75,6 +97,16 @@ public sealed class BatchingOptions
         if (MaxQueueDelay < TimeSpan.Zero)
         {
             errors.Add(Format("MaxQueueDelay must be >= 0, was {0}", MaxQueueDelay));
+        }
+
+        if (!Enum.IsDefined(Policy))
+        {
+            errors.Add(Format("Policy must be Adaptive or FixedDelay, was {0}", (int)Policy));
+        }
+
+        if (AdaptiveWait < TimeSpan.Zero)
+        {
+            errors.Add(Format("AdaptiveWait must be >= 0, was {0}", AdaptiveWait));
         }
 
         if (PreferredBatchSizes is null)

@@ -6,8 +6,8 @@ public sealed partial class DynamicBatcher
 {
     private static partial class Log
     {
-        [LoggerMessage(101, LogLevel.Information, "Batcher for {Model} version {Version} started: {Instances} instances, max batch {MaxBatchSize} rows, max queue delay {DelayMicroseconds} us", EventName = "BatcherStarted")]
-        public static partial void Started(ILogger logger, string model, string version, int instances, int maxBatchSize, double delayMicroseconds);
+        [LoggerMessage(101, LogLevel.Information, "Batcher for {Model} version {Version} started: {Instances} instances, max batch {MaxBatchSize} rows, policy {Policy}, wait {WaitMicroseconds} us (kept by: {WaitMechanism})", EventName = "BatcherStarted")]
+        public static partial void Started(ILogger logger, string model, string version, int instances, int maxBatchSize, string policy, double waitMicroseconds, string waitMechanism);
 
         [LoggerMessage(102, LogLevel.Warning, "Batch of {Rows} rows on {Model} version {Version} instance {Instance} failed: {Message}", EventName = "BatchFailed")]
         public static partial void BatchFailed(ILogger logger, Exception exception, string model, string version, int instance, int rows, string message);
@@ -20,5 +20,8 @@ public sealed partial class DynamicBatcher
 
         [LoggerMessage(105, LogLevel.Information, "Batcher for {Model} version {Version} stopped", EventName = "BatcherStopped")]
         public static partial void Stopped(ILogger logger, string model, string version);
+
+        [LoggerMessage(106, LogLevel.Warning, "Batcher for {Model} version {Version}: the adaptive wait of {WaitMicroseconds} us never applies with one instance (it only holds a batch while another instance runs); use the fixed_delay policy to wait for company at low load", EventName = "AdaptiveWaitUnused")]
+        public static partial void AdaptiveWaitUnused(ILogger logger, string model, string version, double waitMicroseconds);
     }
 }

@@ -11,10 +11,16 @@ namespace InferenceGateway.Core.Batching;
 /// <remarks>
 /// <para>A batch is released when its rows reach <see cref="BatchingOptions.MaxBatchSize"/> (or the next queued
 /// request no longer fits), when its rows equal the largest <see cref="BatchingOptions.PreferredBatchSizes"/> entry
-/// the queue can form, or when its oldest request has waited <see cref="BatchingOptions.MaxQueueDelay"/>. Requests are
-/// taken by priority level (1 first), first-in first-out within a level; a request that does not fit the remaining
-/// rows ends the batch (no reordering to fill it). Requests whose variable input row shapes differ from the batch's
-/// first request are skipped and wait for a later batch.</para>
+/// the queue can form, or else as <see cref="BatchingOptions.Policy"/> says: under
+/// <see cref="BatchingPolicy.Adaptive"/> (the default) as soon as an instance is free to run it (optionally after
+/// <see cref="BatchingOptions.AdaptiveWait"/> while another instance runs), under <see cref="BatchingPolicy.FixedDelay"/>
+/// when its oldest request has waited <see cref="BatchingOptions.MaxQueueDelay"/>. Requests are taken by priority
+/// level (1 first), first-in first-out within a level; a request that does not fit the remaining rows ends the batch
+/// (no reordering to fill it). Requests whose variable input row shapes differ from the batch's first request are
+/// skipped and wait for a later batch.</para>
+/// <para>A batch that waits is released by the instance thread that keeps its due time (see
+/// <see cref="PreciseSleeper"/>) on the system clock on Linux, within tens of microseconds; otherwise by the
+/// <see cref="TimeProvider"/>'s timer (tests' virtual clocks, other OSes).</para>
 /// <para>Failures come back as <see cref="BatchResult"/> values, never thrown, so overload costs no exceptions; see
 /// <see cref="BatchFailureReason"/> for the gRPC status each maps to. <see cref="BatchResult.ThrowIfFailed"/> turns
 /// one into a <see cref="BatchingException"/>.</para>
@@ -30,10 +36,14 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private const string ShuttingDownMessage = "model version is shutting down";
 
     private static readonly Action<object?> s_onCancelled = static state => ((BatchRequest)state!).Owner.OnCancelled((BatchRequest)state);
-    private static readonly object s_skipped = new();
 
     // SpinWait iterations an instance spends looking for work before it blocks (about tens of microseconds).
     private const int IdleSpins = 30;
+
+    // With precise waits, the last stretch before a due time is spun (yielding) rather than slept: a sleep's wake-up
+    // latency is tens of microseconds on an idle core, a spin's is nothing. Short, and only while a batch is due.
+    private static readonly TimeSpan SpinLead = TimeSpan.FromMicroseconds(SpinLeadMicroseconds);
+    internal const int SpinLeadMicroseconds = 20;
 
     // How long a caller that ran its own request (RunOnCaller) keeps running batches that queued meanwhile before it
     // hands the queue to the instance threads: long enough to absorb a burst on a small model without a thread
@@ -52,11 +62,13 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private readonly int _maxRows;
     private readonly bool[] _isPreferred;
     private readonly int _minReadyRows;
-    private readonly long _delayTicks;
+    private readonly bool _fixedDelay;
+    private readonly long _waitTicks;
+    private readonly bool _preciseWaits;
+    private readonly long _spinLeadTicks;
     private readonly long _defaultTimeoutTicks;
     private readonly int _maxQueueSize;
     private readonly int _defaultLevel;
-    private readonly bool _preserveOrdering;
     private readonly bool _runOnCaller;
     private readonly long _callerDrainTicks;
     private int _claimedIdle;
@@ -65,32 +77,29 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     // that are cheap next to a thread hand-off: a long run would block a thread-pool (Kestrel) thread, starving I/O.
     private long _averageRunTicks;
 
-    // Queue: one intrusive doubly linked list per priority level, so cancellation and expiry unlink in O(1).
-    private readonly BatchRequest?[] _heads;
-    private readonly BatchRequest?[] _tails;
-    private int _queuedCount;
-    private int _queuedRows;
+    private readonly BatchQueue _queue;
     private int _waiting;
     private bool _stopping;
     private bool _disposed;
-    private long _delayDue = long.MaxValue;
     private long _deadlineDue = long.MaxValue;
-    private readonly ITimer _delayTimer;
     private readonly ITimer _deadlineTimer;
 
-    // Ordering: results of executed requests wait in a ring indexed by arrival sequence until all earlier ones are out.
-    private readonly object _orderGate = new();
-    private readonly object?[] _ring;
-    private long _nextSequence;
-    private long _deliverNext;
+    // Waits kept by the time provider's timer (virtual clocks, other OSes).
+    private long _delayDue = long.MaxValue;
+    private readonly ITimer _delayTimer;
+
+    // Precise waits: the instance whose thread sleeps until the due time of the batch that waits (and when that is).
+    private Instance? _timekeeper;
+    private long _timekeeperDue = long.MaxValue;
+
+    // Only with PreserveOrdering.
+    private readonly OrderingRing? _ordering;
 
     private readonly Instance[] _instances;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _liveThreads;
 
-    private readonly Lock _poolLock = new();
-    private readonly BatchRequest?[] _pool;
-    private int _poolCount;
+    private readonly BatchRequestPool _pool;
 
     private readonly BatcherMetrics.Tags? _tags;
 
@@ -152,20 +161,24 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             _minReadyRows = Math.Min(_minReadyRows, size);
         }
 
-        _delayTicks = ToTimestampTicks(options.MaxQueueDelay);
+        _fixedDelay = options.Policy == BatchingPolicy.FixedDelay;
+        _waitTicks = ToTimestampTicks(_fixedDelay ? options.MaxQueueDelay : options.AdaptiveWait);
+
+        // Precise waits count real nanoseconds, so only on the real clock; a virtual clock (tests) moves when its owner
+        // says, which only its timers know. Not needed at all when nothing waits (the adaptive default).
+        _preciseWaits = _waitTicks > 0 && ReferenceEquals(timeProvider, TimeProvider.System) && PreciseSleeper.IsSupported;
+        _spinLeadTicks = ToTimestampTicks(SpinLead);
         _defaultTimeoutTicks = ToTimestampTicks(options.DefaultTimeout);
         _maxQueueSize = options.MaxQueueSize;
         _defaultLevel = options.DefaultPriority - 1;
-        _preserveOrdering = options.PreserveOrdering;
         _runOnCaller = options.RunOnCallerWhenIdle && !options.PreserveOrdering;
         _callerDrainTicks = ToTimestampTicks(CallerDrainBudget);
-        _heads = new BatchRequest?[options.PriorityLevels];
-        _tails = new BatchRequest?[options.PriorityLevels];
+        _queue = new BatchQueue(options.PriorityLevels);
 
         // Admitted, undelivered requests: at most the queue plus what the instances hold.
         var outstanding = checked(_maxQueueSize + (options.InstanceCount * _maxRows));
-        _ring = _preserveOrdering ? new object?[outstanding] : [];
-        _pool = new BatchRequest?[Math.Min(outstanding, 65536)];
+        _ordering = options.PreserveOrdering ? new OrderingRing(outstanding) : null;
+        _pool = new BatchRequestPool(Math.Min(outstanding, 65536));
         Options = options;
 
         _instances = new Instance[options.InstanceCount];
@@ -174,7 +187,10 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             for (var i = 0; i < _instances.Length; i++)
             {
                 var runner = runnerFactory(i) ?? throw new InvalidOperationException($"Runner factory returned null for instance {i}");
-                _instances[i] = new Instance(i, runner, new BatchRun(i, _inputSpecs, _outputSpecs, _maxRows), _maxRows);
+                _instances[i] = new Instance(i, runner, new BatchRun(i, _inputSpecs, _outputSpecs, _maxRows), _maxRows)
+                {
+                    Sleeper = _preciseWaits ? PreciseSleeper.Create() : null,
+                };
             }
         }
         catch
@@ -182,6 +198,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             foreach (var instance in _instances)
             {
                 (instance?.Runner as IDisposable)?.Dispose();
+                instance?.Sleeper?.Dispose();
             }
 
             throw;
@@ -207,7 +224,13 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             instance.Thread.Start(instance);
         }
 
-        Log.Started(_logger, model, version, _instances.Length, _maxRows, options.MaxQueueDelay.TotalMicroseconds);
+        var wait = _fixedDelay ? options.MaxQueueDelay : options.AdaptiveWait;
+        Log.Started(_logger, model, version, _instances.Length, _maxRows, options.Policy.ToConfigName(), wait.TotalMicroseconds,
+            _waitTicks == 0 ? "none" : _preciseWaits ? "precise" : "timer");
+        if (!_fixedDelay && _waitTicks > 0 && _instances.Length == 1)
+        {
+            Log.AdaptiveWaitUnused(_logger, model, version, wait.TotalMicroseconds);
+        }
     }
 
     /// <summary>Logical model name.</summary>
@@ -226,12 +249,27 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     public IReadOnlyList<BatchTensorSpec> OutputSpecs => _outputSpecs;
 
     /// <summary>Requests queued now (all levels), not counting those running.</summary>
-    public int QueueDepth => Volatile.Read(ref _queuedCount);
+    public int QueueDepth => _queue.VolatileCount;
 
     /// <summary>The most rows one batch (and one request) may hold: <see cref="BatchingOptions.MaxBatchSize"/>, or 1 when batching is off.</summary>
     public int MaxRows => _maxRows;
 
     internal BatcherMetrics.Tags? MetricTags => _tags;
+
+    /// <summary>Whether waits are kept by the instance threads' precise sleeps (else by the time provider's timers).</summary>
+    internal bool PreciseWaits => _preciseWaits;
+
+    /// <summary>Whether an instance thread is keeping a waiting batch's due time now.</summary>
+    internal bool HasTimekeeper
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _timekeeper is not null;
+            }
+        }
+    }
 
     /// <summary>
     /// A deadline <paramref name="timeout"/> from now, as <see cref="BatchRequest.Deadline"/> expects;
@@ -243,17 +281,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     /// <summary>Takes a request from the pool (or creates one); give it back with <see cref="ReturnRequest"/>.</summary>
     public BatchRequest RentRequest()
     {
-        BatchRequest? request = null;
-        lock (_poolLock)
-        {
-            if (_poolCount > 0)
-            {
-                request = _pool[--_poolCount];
-                _pool[_poolCount] = null;
-            }
-        }
-
-        request ??= new BatchRequest(this, _inputSpecs, _outputSpecs, _inputRowBytes, _outputRowBytes) { Sequence = -1 };
+        var request = _pool.TryRent() ?? new BatchRequest(this, _inputSpecs, _outputSpecs, _inputRowBytes, _outputRowBytes) { Sequence = -1 };
         request.State = BatchRequest.StateRented;
         return request;
     }
@@ -284,13 +312,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
         request.Reset();
         request.State = BatchRequest.StateFree;
-        lock (_poolLock)
-        {
-            if (_poolCount < _pool.Length)
-            {
-                _pool[_poolCount++] = request;
-            }
-        }
+        _pool.Return(request);
     }
 
     /// <summary>
@@ -341,9 +363,9 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
         request.EnqueuedAt = now;
         request.DeadlineAt = deadline;
-        request.Level = request.Priority == 0 ? _defaultLevel : Math.Min(request.Priority, _heads.Length) - 1;
+        request.Level = request.Priority == 0 ? _defaultLevel : Math.Min(request.Priority, _queue.Levels) - 1;
         if (_runOnCaller && ReleasesAtOnce(request.Rows) && Volatile.Read(ref _averageRunTicks) <= _callerDrainTicks
-            && Volatile.Read(ref _queuedCount) == 0 && MayHaveIdleInstance() && TryClaimIdleInstance(request) is { } idle)
+            && _queue.VolatileCount == 0 && MayHaveIdleInstance() && TryClaimIdleInstance(request) is { } idle)
         {
             return RunOnCaller(idle, request);
         }
@@ -366,36 +388,35 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             {
                 rejection = BatchFailureReason.Cancelled;
             }
-            else if (_queuedCount >= _maxQueueSize
-                || (_preserveOrdering && _nextSequence - Volatile.Read(ref _deliverNext) >= _ring.Length))
+            else if (_queue.Count >= _maxQueueSize || _ordering is { IsFull: true })
             {
                 rejection = BatchFailureReason.QueueFull;
             }
             else
             {
-                var wasEmpty = _queuedCount == 0;
-                if (_preserveOrdering)
+                var wasEmpty = _queue.Count == 0;
+                if (_ordering is not null)
                 {
-                    request.Sequence = _nextSequence++;
+                    request.Sequence = _ordering.Reserve();
                 }
 
-                Append(request);
+                _queue.Append(request);
                 if (deadline < _deadlineDue)
                 {
                     ArmDeadline(deadline, now);
                 }
 
                 // Instances held by a caller (RunOnCaller) are not idle: that caller runs or hands over what queues.
-                if (_waiting - _claimedIdle > 0)
+                if (_waiting - _claimedIdle > 0 || _timekeeper is not null)
                 {
                     // Wake an idle instance only when a batch may be ready; otherwise it would sleep again at once.
-                    if (_delayTicks == 0 || _queuedRows >= _minReadyRows || request.SkipQueueDelay)
+                    if (MayBeReady(request))
                     {
-                        Monitor.Pulse(_gate);
+                        WakeIdleInstance();
                     }
                     else if (wasEmpty)
                     {
-                        ArmDelay(now + _delayTicks, now);
+                        StartWait(now + _waitTicks, now);
                     }
                 }
             }
@@ -415,20 +436,28 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     }
 
     /// <summary>
-    /// True when a request of <paramref name="rows"/> rows, alone in the queue, would be released at once: no delay
-    /// configured, or it fills the largest batch, or its size is a preferred one (see <see cref="TryFormBatch"/>).
+    /// Unlocked first check: true when a request of <paramref name="rows"/> rows, alone in the queue with an instance
+    /// idle, may be released at once: the adaptive policy (which waits only while another instance runs, checked under
+    /// the lock in <see cref="TryClaimIdleInstance"/>), no wait configured, or it fills the largest batch, or its size
+    /// is a preferred one (see <see cref="TryFormBatch"/>).
     /// </summary>
-    private bool ReleasesAtOnce(int rows) => _delayTicks == 0 || rows >= _maxRows || _isPreferred[rows];
+    private bool ReleasesAtOnce(int rows) => !_fixedDelay || _waitTicks == 0 || Fills(rows);
+
+    private bool Fills(int rows) => rows >= _maxRows || _isPreferred[rows];
 
     /// <summary>
-    /// Unlocked hint: false when every instance is running or held, so a busy batcher does not take the queue lock
-    /// twice per request (once to try the caller path, once to queue). A stale answer only costs that extra lock.
+    /// Under the queue lock, just after <paramref name="request"/> was queued: whether an idle instance could release a
+    /// batch now (see <see cref="TryFormBatch"/>), so that waking one is worth it.
     /// </summary>
-    private bool MayHaveIdleInstance()
+    private bool MayBeReady(BatchRequest request) =>
+        _waitTicks == 0 || _queue.Rows >= _minReadyRows || request.SkipQueueDelay || (!_fixedDelay && !AnotherInstanceBusy(null));
+
+    /// <summary>Under the queue lock: whether an instance other than <paramref name="self"/> runs a batch or is held by a caller.</summary>
+    private bool AnotherInstanceBusy(Instance? self)
     {
         foreach (var instance in _instances)
         {
-            if (!instance.Running && !instance.ClaimedByCaller)
+            if (instance != self && (instance.Running || instance.ClaimedByCaller))
             {
                 return true;
             }
@@ -438,113 +467,44 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     }
 
     /// <summary>
-    /// Under the queue lock: if nothing is queued and an instance is idle, reserves that instance for the caller
-    /// and marks <paramref name="request"/> taken. Returns null when the request must queue.
+    /// Under the queue lock: wakes one idle instance to judge the queue: one sleeping on the lock if any, else the
+    /// timekeeper (whose judgement may otherwise come only at its due time).
     /// </summary>
-    private Instance? TryClaimIdleInstance(BatchRequest request)
+    private void WakeIdleInstance()
     {
-        lock (_gate)
+        if (_waiting - _claimedIdle > 0)
         {
-            if (_stopping || _queuedCount != 0)
-            {
-                return null;
-            }
+            Monitor.Pulse(_gate);
+        }
+        else
+        {
+            WakeTimekeeper();
+        }
+    }
 
-            foreach (var instance in _instances)
-            {
-                if (!instance.Running && !instance.ClaimedByCaller)
-                {
-                    instance.ClaimedByCaller = true;
-                    if (instance.IdleWaiting)
-                    {
-                        // Its thread sleeps; keep wake-ups meant for idle instances away from it while it is held.
-                        instance.CountedClaimedIdle = true;
-                        _claimedIdle++;
-                    }
-
-                    request.State = BatchRequest.StateTaken;
-                    return instance;
-                }
-            }
-
-            return null;
+    /// <summary>Under the queue lock: ends the timekeeper's sleep early, so it judges the queue now.</summary>
+    private void WakeTimekeeper()
+    {
+        if (_timekeeper is { WakePending: false } keeper)
+        {
+            keeper.WakePending = true;
+            keeper.Sleeper!.Wake();
         }
     }
 
     /// <summary>
-    /// Runs <paramref name="request"/> as a batch of one on the calling thread with an instance reserved by
-    /// <see cref="TryClaimIdleInstance"/>, then runs what queued meanwhile for up to <see cref="CallerDrainBudget"/>
-    /// (no thread hand-off for a burst on a small model), then hands the instance back. The returned task is already
-    /// complete.
+    /// Under the queue lock: a batch formed of the queue just became due at <paramref name="due"/> and an instance is
+    /// idle: have that instance keep the time (precise waits), or arm the timer that will wake it.
     /// </summary>
-    private ValueTask<BatchResult> RunOnCaller(Instance instance, BatchRequest request)
+    private void StartWait(long due, long now)
     {
-        var version = request.Version;
-        var members = instance.Members;
-        var budgetEnd = _time.GetTimestamp() + _callerDrainTicks;
-        members[0] = request;
-        var count = 1;
-        var rows = request.Rows;
-        try
+        if (!_preciseWaits)
         {
-            while (true)
-            {
-                Execute(instance, count, rows);
-                BatchRequest? expired = null;
-                count = 0;
-                lock (_gate)
-                {
-                    var now = _time.GetTimestamp();
-                    if (!_stopping && _queuedCount > 0 && now < budgetEnd)
-                    {
-                        count = TryFormBatch(now, members, ref expired, out rows, out _);
-                    }
-
-                    if (count == 0)
-                    {
-                        ReleaseClaim(instance);
-                    }
-                }
-
-                FailChain(expired, BatchFailureReason.DeadlineExceeded, DeadlineMessage);
-                if (count == 0)
-                {
-                    break;
-                }
-            }
+            ArmDelay(due, now);
         }
-        catch
+        else if (_timekeeper is null)
         {
-            // Execute catches runner failures; only a bug gets here. Never leave the instance held.
-            lock (_gate)
-            {
-                if (instance.ClaimedByCaller)
-                {
-                    ReleaseClaim(instance);
-                }
-            }
-
-            throw;
-        }
-
-        return new ValueTask<BatchResult>(request, version);
-    }
-
-    /// <summary>Under the queue lock: gives a caller-held instance back to its thread.</summary>
-    private void ReleaseClaim(Instance instance)
-    {
-        instance.ClaimedByCaller = false;
-        if (instance.CountedClaimedIdle)
-        {
-            instance.CountedClaimedIdle = false;
-            _claimedIdle--;
-        }
-
-        // Its thread waits for the caller (Parked), or work is left that a sleeping instance must judge (run it now,
-        // or arm the delay timer for it).
-        if (instance.Parked || (_queuedCount > 0 && _waiting > 0))
-        {
-            Monitor.PulseAll(_gate);
+            WakeIdleInstance(); // It finds the batch not due yet and sleeps until it is.
         }
     }
 
@@ -562,6 +522,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             {
                 _stopping = true;
                 Monitor.PulseAll(_gate);
+                WakeTimekeeper();
             }
         }
 
@@ -572,18 +533,10 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            BatchRequest? chain = null;
+            BatchRequest? chain;
             lock (_gate)
             {
-                for (var level = 0; level < _heads.Length; level++)
-                {
-                    while (_heads[level] is { } request)
-                    {
-                        Remove(request);
-                        request.ChainNext = chain;
-                        chain = request;
-                    }
-                }
+                chain = _queue.RemoveAll(null);
             }
 
             var count = FailChain(chain, BatchFailureReason.ShuttingDown, ShuttingDownMessage);
@@ -611,6 +564,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         foreach (var instance in _instances)
         {
             (instance.Runner as IDisposable)?.Dispose();
+            instance.Sleeper?.Dispose(); // Its thread has ended, and only it sleeps on it.
         }
 
         _metrics?.Unregister(this);
@@ -624,54 +578,6 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         request.Registration = default;
         RecordOutcome(reason);
         return new ValueTask<BatchResult>(new BatchResult(reason, message));
-    }
-
-    private void Append(BatchRequest request)
-    {
-        var level = request.Level;
-        request.State = BatchRequest.StateQueued;
-        request.Next = null;
-        request.Previous = _tails[level];
-        if (_tails[level] is { } tail)
-        {
-            tail.Next = request;
-        }
-        else
-        {
-            _heads[level] = request;
-        }
-
-        _tails[level] = request;
-        _queuedCount++;
-        _queuedRows += request.Rows;
-    }
-
-    private void Remove(BatchRequest request)
-    {
-        var level = request.Level;
-        if (request.Previous is { } previous)
-        {
-            previous.Next = request.Next;
-        }
-        else
-        {
-            _heads[level] = request.Next;
-        }
-
-        if (request.Next is { } next)
-        {
-            next.Previous = request.Previous;
-        }
-        else
-        {
-            _tails[level] = request.Previous;
-        }
-
-        request.Previous = null;
-        request.Next = null;
-        request.State = BatchRequest.StateTaken;
-        _queuedCount--;
-        _queuedRows -= request.Rows;
     }
 
     private void OnCancelled(BatchRequest request)
@@ -690,7 +596,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                 return; // Already in a batch (runs to completion) or completed.
             }
 
-            Remove(request);
+            _queue.Remove(request);
         }
 
         // Inside this registration's own callback: the registration is spent, and disposing it here is pointless.
@@ -712,31 +618,11 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
     private void OnDeadlineTimer()
     {
-        BatchRequest? expired = null;
+        BatchRequest? expired;
         lock (_gate)
         {
             var now = _time.GetTimestamp();
-            var next = long.MaxValue;
-            for (var level = 0; level < _heads.Length; level++)
-            {
-                for (var request = _heads[level]; request is not null;)
-                {
-                    var following = request.Next;
-                    if (request.DeadlineAt <= now)
-                    {
-                        Remove(request);
-                        request.ChainNext = expired;
-                        expired = request;
-                    }
-                    else if (request.DeadlineAt < next)
-                    {
-                        next = request.DeadlineAt;
-                    }
-
-                    request = following;
-                }
-            }
-
+            expired = _queue.RemoveExpired(now, null, out var next);
             _deadlineDue = long.MaxValue;
             if (next != long.MaxValue)
             {
@@ -765,6 +651,11 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
     private void RunInstance(Instance instance)
     {
+        if (_preciseWaits)
+        {
+            PreciseSleeper.UseFineTimerSlack();
+        }
+
         var members = instance.Members;
         var spun = false;
         try
@@ -785,9 +676,9 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                         {
                             // A caller runs on this instance (RunOnCaller); it pulses when done. Pass on a wake-up
                             // meant for an idle instance, which this one is not.
-                            if (_queuedCount > 0 && _waiting - _claimedIdle > 0)
+                            if (_queue.Count > 0)
                             {
-                                Monitor.Pulse(_gate);
+                                WakeIdleInstance();
                             }
 
                             instance.Parked = true;
@@ -797,20 +688,20 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                         }
 
                         var now = _time.GetTimestamp();
-                        count = TryFormBatch(now, members, ref expired, out rows, out var wakeAt);
+                        count = TryFormBatch(instance, now, members, ref expired, out rows, out var wakeAt);
                         if (count > 0)
                         {
                             instance.Running = true;
-                            if (_queuedCount > 0 && _waiting - _claimedIdle > 0)
+                            if (_queue.Count > 0)
                             {
-                                // Let an idle instance judge what is left (run it, or arm the delay timer for it).
-                                Monitor.Pulse(_gate);
+                                // Let an idle instance judge what is left (run it, or wait for it).
+                                WakeIdleInstance();
                             }
 
                             break;
                         }
 
-                        if (_stopping && _queuedCount == 0)
+                        if (_stopping && _queue.Count == 0)
                         {
                             exit = true;
                             break;
@@ -821,7 +712,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                             break; // Fail them now, not after the wait.
                         }
 
-                        if (!spun && _queuedCount == 0)
+                        if (!spun && _queue.Count == 0)
                         {
                             spin = true; // Idle right after a batch: the next request is often microseconds away.
                             break;
@@ -829,7 +720,17 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
                         if (wakeAt != long.MaxValue)
                         {
-                            ArmDelay(wakeAt, now);
+                            if (!_preciseWaits)
+                            {
+                                ArmDelay(wakeAt, now);
+                            }
+                            else if (wakeAt < _timekeeperDue)
+                            {
+                                KeepTime(instance, wakeAt, now);
+                                continue;
+                            }
+
+                            // Else another instance keeps an earlier (or the same) time; this one waits to be woken.
                         }
 
                         _waiting++;
@@ -883,17 +784,63 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private void SpinForWork()
     {
         var spinner = default(SpinWait);
-        for (var i = 0; i < IdleSpins && Volatile.Read(ref _queuedCount) == 0 && !Volatile.Read(ref _stopping); i++)
+        for (var i = 0; i < IdleSpins && _queue.VolatileCount == 0 && !Volatile.Read(ref _stopping); i++)
         {
             spinner.SpinOnce(sleep1Threshold: -1);
         }
     }
 
     /// <summary>
-    /// Under the queue lock: picks the next batch into <paramref name="members"/> and unlinks it, or returns 0 and the
-    /// time the pending batch becomes due. Expired requests met on the way are unlinked onto <paramref name="expired"/>.
+    /// Under the queue lock, which it releases meanwhile: <paramref name="instance"/> becomes the timekeeper and sleeps
+    /// until <paramref name="due"/>, less <see cref="SpinLead"/>, or spins (yielding) through that last stretch; or less,
+    /// when woken (<see cref="WakeTimekeeper"/>): a batch may be ready, the batcher is stopping, or a timekeeper with an
+    /// earlier time took over. The caller judges the queue again afterwards either way.
     /// </summary>
-    private int TryFormBatch(long now, BatchRequest?[] members, ref BatchRequest? expired, out int rows, out long wakeAt)
+    private void KeepTime(Instance instance, long due, long now)
+    {
+        WakeTimekeeper(); // One keeping a later time: it will find this earlier one kept and wait to be woken.
+        _timekeeper = instance;
+        _timekeeperDue = due;
+        var sleepTicks = due - now - _spinLeadTicks;
+        Monitor.Exit(_gate);
+        try
+        {
+            if (sleepTicks > 0)
+            {
+                instance.Sleeper!.Sleep(ToNanoseconds(sleepTicks));
+            }
+            else
+            {
+                var spinner = default(SpinWait);
+                while (_time.GetTimestamp() < due && !Volatile.Read(ref instance.WakePending) && !Volatile.Read(ref _stopping))
+                {
+                    spinner.SpinOnce(sleep1Threshold: -1);
+                }
+            }
+        }
+        finally
+        {
+            Monitor.Enter(_gate);
+            if (_timekeeper == instance)
+            {
+                _timekeeper = null;
+                _timekeeperDue = long.MaxValue;
+            }
+
+            if (instance.WakePending)
+            {
+                instance.WakePending = false;
+                instance.Sleeper!.Reset(); // Written under the lock, so it has been: the next sleep must not see it.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Under the queue lock: picks the next batch for <paramref name="self"/> into <paramref name="members"/> and
+    /// unlinks it, or returns 0 and the time the pending batch becomes due. Expired requests met on the way are
+    /// unlinked onto <paramref name="expired"/>.
+    /// </summary>
+    private int TryFormBatch(Instance self, long now, BatchRequest?[] members, ref BatchRequest? expired, out int rows, out long wakeAt)
     {
         rows = 0;
         wakeAt = long.MaxValue;
@@ -904,14 +851,14 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         var skipDelay = false;
         var oldest = long.MaxValue;
         BatchRequest? anchor = null;
-        for (var level = 0; level < _heads.Length && !full; level++)
+        for (var level = 0; level < _queue.Levels && !full; level++)
         {
-            for (var request = _heads[level]; request is not null;)
+            for (var request = _queue.Head(level); request is not null;)
             {
                 var next = request.Next;
                 if (request.DeadlineAt <= now)
                 {
-                    Remove(request);
+                    _queue.Remove(request);
                     request.ChainNext = expired;
                     expired = request;
                     request = next;
@@ -959,210 +906,36 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             return 0;
         }
 
-        if (!full && !_stopping && !skipDelay && now - oldest < _delayTicks)
+        if (!full && !_stopping && !skipDelay)
         {
-            if (cutCount == 0)
+            // Fixed delay: a batch short of a preferred size waits its delay out. Adaptive: it goes now, unless the
+            // optional wait applies (another instance runs, so this one may gather company meanwhile).
+            var wait = _fixedDelay ? now - oldest < _waitTicks
+                : cutCount == 0 && _waitTicks > 0 && now - oldest < _waitTicks && AnotherInstanceBusy(self);
+            if (wait && cutCount == 0)
             {
                 Array.Clear(members, 0, count);
-                wakeAt = oldest + _delayTicks;
+                wakeAt = oldest + _waitTicks;
                 rows = 0;
                 return 0;
             }
 
-            // The largest preferred size the queue can form goes now (Triton); the rest keeps waiting.
-            Array.Clear(members, cutCount, count - cutCount);
-            count = cutCount;
-            rows = cutRows;
+            // The largest preferred size the queue can form goes as that size, the rest stays queued: while the delay
+            // runs (Triton), and under the adaptive policy whenever the batch is not full.
+            if (cutCount > 0 && (wait || !_fixedDelay))
+            {
+                Array.Clear(members, cutCount, count - cutCount);
+                count = cutCount;
+                rows = cutRows;
+            }
         }
 
         for (var i = 0; i < count; i++)
         {
-            Remove(members[i]!);
+            _queue.Remove(members[i]!);
         }
 
         return count;
-    }
-
-    private void Execute(Instance instance, int count, int rows)
-    {
-        var members = instance.Members;
-        var run = instance.Run;
-        try
-        {
-            run.Prepare(rows, members[0]!);
-            var start = _time.GetTimestamp();
-            for (var i = 0; i < _inputSpecs.Length; i++)
-            {
-                var destination = run.InputTensor(i).Span(rows);
-                var offset = 0;
-                for (var m = 0; m < count; m++)
-                {
-                    var source = members[m]!.GetInput(i).Span;
-                    source.CopyTo(destination[offset..]);
-                    offset += source.Length;
-                }
-            }
-
-            if (_metrics is not null)
-            {
-                for (var m = 0; m < count; m++)
-                {
-                    _metrics.QueueDuration.Record(Seconds(start - members[m]!.EnqueuedAt), _tags!.ModelVersion);
-                }
-
-                _metrics.BatchSize.Record(rows, _tags!.ModelVersion);
-            }
-
-            string? error = null;
-            try
-            {
-                instance.Runner.Run(run);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                error = ex.Message;
-                Log.BatchFailed(_logger, ex, Model, Version, instance.Index, rows, ex.Message);
-            }
-
-            var runTicks = _time.GetTimestamp() - start;
-            _metrics?.ComputeDuration.Record(Seconds(runTicks), _tags!.ModelVersion);
-
-            // Racy read-modify-write across instances: a lost update only delays the average by one run.
-            var average = Volatile.Read(ref _averageRunTicks);
-            Volatile.Write(ref _averageRunTicks, average == 0 ? runTicks : average + ((runTicks - average) / 8));
-            for (var j = 0; error is null && j < _outputSpecs.Length; j++)
-            {
-                if (!run.IsOutputRowShapeKnown(j))
-                {
-                    error = $"runner did not set the row shape of variable output '{_outputSpecs[j].Name}'";
-                }
-            }
-
-            var rowOffset = 0;
-            for (var m = 0; m < count; m++)
-            {
-                var request = members[m]!;
-                members[m] = null;
-                if (error is not null)
-                {
-                    Complete(request, BatchFailureReason.ExecutionFailed, error, executed: true);
-                    continue;
-                }
-
-                string? copyError = null;
-                for (var j = 0; j < _outputSpecs.Length; j++)
-                {
-                    var tensor = run.OutputTensor(j);
-                    var length = request.Rows * tensor.RowBytes;
-                    var destination = request.GetOutput(j);
-                    if (destination.Length < length)
-                    {
-                        copyError = $"output '{_outputSpecs[j].Name}': destination has {destination.Length} bytes, needs {length}";
-                        break;
-                    }
-
-                    tensor.Span(rows).Slice(rowOffset * tensor.RowBytes, length).CopyTo(destination.Span);
-                    request.SetOutputWritten(j, tensor.Shape, length);
-                }
-
-                rowOffset += request.Rows;
-                if (copyError is null)
-                {
-                    Complete(request, BatchFailureReason.None, null, executed: true);
-                }
-                else
-                {
-                    Complete(request, BatchFailureReason.ExecutionFailed, copyError, executed: true);
-                }
-            }
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // Not the runner (caught above): e.g. caller memory that throws. Fail whatever is still pending.
-            Log.BatchFailed(_logger, ex, Model, Version, instance.Index, rows, ex.Message);
-            for (var m = 0; m < count; m++)
-            {
-                if (members[m] is { } request)
-                {
-                    members[m] = null;
-                    Complete(request, BatchFailureReason.ExecutionFailed, ex.Message, executed: true);
-                }
-            }
-        }
-    }
-
-    private int FailChain(BatchRequest? chain, BatchFailureReason reason, string message)
-    {
-        var count = 0;
-        while (chain is not null)
-        {
-            var next = chain.ChainNext;
-            chain.ChainNext = null;
-            Complete(chain, reason, message, executed: false);
-            chain = next;
-            count++;
-        }
-
-        return count;
-    }
-
-    /// <summary>
-    /// Completes a request taken off the queue. Executed ones honour <see cref="BatchingOptions.PreserveOrdering"/>;
-    /// ones removed without running are answered at once and only release their place in the order.
-    /// </summary>
-    private void Complete(BatchRequest request, BatchFailureReason reason, string? message, bool executed)
-    {
-        // Waits for a cancellation callback running elsewhere; it sees the request is no longer queued.
-        request.Registration.Dispose();
-        request.Registration = default;
-        RecordOutcome(reason);
-        var result = new BatchResult(reason, message);
-        var sequence = request.Sequence;
-        Volatile.Write(ref request.State, BatchRequest.StateCompleted);
-        if (!_preserveOrdering || sequence < 0)
-        {
-            request.SetResult(result);
-            return;
-        }
-
-        if (!executed)
-        {
-            request.SetResult(result);
-        }
-        else
-        {
-            request.Result = result;
-        }
-
-        lock (_orderGate)
-        {
-            _ring[(int)(sequence % _ring.Length)] = executed ? request : s_skipped;
-            while (_ring[(int)(_deliverNext % _ring.Length)] is { } slot)
-            {
-                _ring[(int)(_deliverNext % _ring.Length)] = null;
-                Volatile.Write(ref _deliverNext, _deliverNext + 1);
-                if (slot is BatchRequest ready)
-                {
-                    // Continuations run on the thread pool, so this only queues them.
-                    ready.SetResult(ready.Result);
-                }
-            }
-        }
-    }
-
-    private void RecordOutcome(BatchFailureReason reason)
-    {
-        if (_metrics is null)
-        {
-            return;
-        }
-
-        _metrics.Requests.Add(1, _tags!.Outcome(reason));
-        if (reason is BatchFailureReason.QueueFull or BatchFailureReason.ShuttingDown
-            or BatchFailureReason.InvalidInput or BatchFailureReason.DeadlineExceeded)
-        {
-            _metrics.Rejections.Add(1, _tags.Reason(reason));
-        }
     }
 
     private long ToTimestampTicks(TimeSpan span)
@@ -1185,6 +958,12 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
     private double Seconds(long timestampTicks) => (double)timestampTicks / _time.TimestampFrequency;
 
+    /// <summary>A measured span of timestamp ticks (not rounded up, unlike a timer's <see cref="ToTimeSpan"/>).</summary>
+    internal TimeSpan Elapsed(long timestampTicks) =>
+        timestampTicks <= 0 ? TimeSpan.Zero : TimeSpan.FromTicks((long)(timestampTicks * ((double)TimeSpan.TicksPerSecond / _time.TimestampFrequency)));
+
+    private long ToNanoseconds(long timestampTicks) => (long)(timestampTicks * (1e9 / _time.TimestampFrequency));
+
     private static int[] RowBytes(BatchTensorSpec[] specs)
     {
         var bytes = new int[specs.Length];
@@ -1194,36 +973,5 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         }
 
         return bytes;
-    }
-
-    /// <summary>One execution instance: its runner, buffers, batch slots and thread.</summary>
-    private sealed class Instance(int index, IBatchRunner runner, BatchRun run, int maxRows)
-    {
-        public int Index { get; } = index;
-
-        public IBatchRunner Runner { get; } = runner;
-
-        public BatchRun Run { get; } = run;
-
-        public BatchRequest?[] Members { get; } = new BatchRequest?[maxRows];
-
-        public DynamicBatcher? Owner { get; set; }
-
-        public Thread? Thread { get; set; }
-
-        /// <summary>Its thread is running a batch (under the queue lock).</summary>
-        public bool Running { get; set; }
-
-        /// <summary>A caller is running a request on it (under the queue lock); see RunOnCaller.</summary>
-        public bool ClaimedByCaller { get; set; }
-
-        /// <summary>Its thread waits for the caller holding it to finish (under the queue lock).</summary>
-        public bool Parked { get; set; }
-
-        /// <summary>Its thread sleeps waiting for work (under the queue lock).</summary>
-        public bool IdleWaiting { get; set; }
-
-        /// <summary>Counted in the batcher's claimed-while-idle count (under the queue lock).</summary>
-        public bool CountedClaimedIdle { get; set; }
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using InferenceGateway.Core.Batching;
 
 namespace InferenceGateway.Core.Models;
 
@@ -137,11 +138,24 @@ public sealed class ModelConfig
         Versions.TryGetValue(version, out var config) ? config : DefaultVersion;
 }
 
-/// <summary>Dynamic batching knobs, named as Triton names them.</summary>
+/// <summary>Dynamic batching knobs, named as Triton names them (plus a few of ours, marked so).</summary>
 public sealed class DynamicBatchingConfig
 {
-    /// <summary>Longest a request waits for others to join its batch.</summary>
+    /// <summary>
+    /// When a batch that is neither full nor of a preferred size is released: <c>adaptive</c> (the default: as soon as
+    /// an instance is free to run it) or <c>fixed_delay</c> (Triton's: once its oldest request has waited
+    /// <see cref="MaxQueueDelayMicroseconds"/>). See <see cref="Batching.BatchingPolicy"/>. Not a Triton knob.
+    /// </summary>
+    public string Policy { get; set; } = BatchingPolicies.AdaptiveName;
+
+    /// <summary><c>fixed_delay</c> only: longest a request waits for others to join its batch. <c>adaptive</c> ignores it.</summary>
     public long MaxQueueDelayMicroseconds { get; set; } = 1000;
+
+    /// <summary>
+    /// <c>adaptive</c> only, 0 (off) by default: longest an idle instance holds a batch for company while another
+    /// instance runs (see <see cref="Batching.BatchingOptions.AdaptiveWait"/>). Not a Triton knob.
+    /// </summary>
+    public long AdaptiveWaitMicroseconds { get; set; }
 
     /// <summary>Batch sizes the batcher prefers to release at.</summary>
     public int[] PreferredBatchSize { get; set; } = [];
@@ -166,9 +180,19 @@ public sealed class DynamicBatchingConfig
 
     internal void Validate(int maxBatchSize, List<string> errors)
     {
+        if (!BatchingPolicies.TryParse(Policy, out _))
+        {
+            errors.Add($"dynamic_batching.policy '{Policy}' must be '{BatchingPolicies.AdaptiveName}' or '{BatchingPolicies.FixedDelayName}'");
+        }
+
         if (MaxQueueDelayMicroseconds < 0 || MaxQueueDelayMicroseconds > 10_000_000)
         {
             errors.Add($"dynamic_batching.max_queue_delay_microseconds must be between 0 and 10000000, was {MaxQueueDelayMicroseconds}");
+        }
+
+        if (AdaptiveWaitMicroseconds < 0 || AdaptiveWaitMicroseconds > 10_000_000)
+        {
+            errors.Add($"dynamic_batching.adaptive_wait_microseconds must be between 0 and 10000000, was {AdaptiveWaitMicroseconds}");
         }
 
         foreach (var size in PreferredBatchSize)

@@ -409,17 +409,26 @@ public sealed partial class ModelRepository : IAsyncDisposable
         }
     }
 
-    private ModelConfig ApplyOverrides(ModelConfig config)
+    private ModelConfig ApplyOverrides(ModelConfig config) =>
+        ApplyOverrides(config, _options.Models.GetValueOrDefault(config.Name));
+
+    /// <summary>Applies <c>Gateway:Models:&lt;name&gt;</c> values over a config read from its file (null: none).</summary>
+    internal static ModelConfig ApplyOverrides(ModelConfig config, ModelOverrides? overrides)
     {
-        if (!_options.Models.TryGetValue(config.Name, out var overrides))
+        if (overrides is null)
         {
             return config;
         }
 
         config.MaxBatchSize = overrides.MaxBatchSize ?? config.MaxBatchSize;
         config.InstanceCount = overrides.InstanceCount ?? config.InstanceCount;
-        var batching = config.DynamicBatching ??= new DynamicBatchingConfig();
+
+        // A config without a dynamic_batching section batches without waiting (ToBatchingOptions); the section made
+        // here to hold the overrides keeps that (the class defaults are those of a section written without the key).
+        var batching = config.DynamicBatching ??= new DynamicBatchingConfig { MaxQueueDelayMicroseconds = 0, MaxQueueSize = NoSectionMaxQueueSize };
+        batching.Policy = overrides.BatchingPolicy ?? batching.Policy;
         batching.MaxQueueDelayMicroseconds = overrides.MaxQueueDelayMicroseconds ?? batching.MaxQueueDelayMicroseconds;
+        batching.AdaptiveWaitMicroseconds = overrides.AdaptiveWaitMicroseconds ?? batching.AdaptiveWaitMicroseconds;
         batching.MaxQueueSize = overrides.MaxQueueSize ?? batching.MaxQueueSize;
         batching.PreferredBatchSize = overrides.PreferredBatchSize ?? batching.PreferredBatchSize;
         batching.RunOnCallerWhenIdle = overrides.RunOnCallerWhenIdle ?? batching.RunOnCallerWhenIdle;
@@ -432,7 +441,9 @@ public sealed partial class ModelRepository : IAsyncDisposable
         return config;
     }
 
-    /// <summary>Maps a model config onto the batcher's options (Triton semantics).</summary>
+    private const int NoSectionMaxQueueSize = 1024;
+
+    /// <summary>Maps a model config onto the batcher's options (Triton semantics, adaptive policy unless told otherwise).</summary>
     public static BatchingOptions ToBatchingOptions(ModelConfig config)
     {
         var batching = config.DynamicBatching;
@@ -441,9 +452,11 @@ public sealed partial class ModelRepository : IAsyncDisposable
             // No batch dimension: each request runs alone. Without a dynamic_batching section requests keep their own
             // rows (up to max_batch_size) and only what is already queued is coalesced: no waiting for company.
             MaxBatchSize = config.MaxBatchSize <= 0 ? 1 : config.MaxBatchSize,
+            Policy = BatchingPolicies.TryParse(batching?.Policy, out var policy) ? policy : BatchingPolicy.Adaptive,
             MaxQueueDelay = TimeSpan.FromMicroseconds(batching?.MaxQueueDelayMicroseconds ?? 0),
+            AdaptiveWait = TimeSpan.FromMicroseconds(batching?.AdaptiveWaitMicroseconds ?? 0),
             PreferredBatchSizes = batching?.PreferredBatchSize ?? [],
-            MaxQueueSize = batching?.MaxQueueSize ?? 1024,
+            MaxQueueSize = batching?.MaxQueueSize ?? NoSectionMaxQueueSize,
             PriorityLevels = batching?.PriorityLevels ?? 1,
             DefaultTimeout = TimeSpan.FromMicroseconds(batching?.DefaultTimeoutMicroseconds ?? 0),
             PreserveOrdering = batching?.PreserveOrdering ?? false,

@@ -1,3 +1,5 @@
+using InferenceGateway.Core.Batching;
+
 namespace InferenceGateway.Core.Models;
 
 /// <summary>Where the model repository lives and how it is watched.</summary>
@@ -52,8 +54,17 @@ public sealed class ModelOverrides
     /// <summary>Overrides max_batch_size; 1 switches batching off for comparison.</summary>
     public int? MaxBatchSize { get; set; }
 
-    /// <summary>Overrides dynamic_batching.max_queue_delay_microseconds.</summary>
+    /// <summary>
+    /// Overrides dynamic_batching.policy: <c>adaptive</c> or <c>fixed_delay</c> (case, underscores and hyphens
+    /// ignored, so <c>FixedDelay</c> works too).
+    /// </summary>
+    public string? BatchingPolicy { get; set; }
+
+    /// <summary>Overrides dynamic_batching.max_queue_delay_microseconds (the fixed-delay policy's wait).</summary>
     public long? MaxQueueDelayMicroseconds { get; set; }
+
+    /// <summary>Overrides dynamic_batching.adaptive_wait_microseconds (the adaptive policy's optional wait).</summary>
+    public long? AdaptiveWaitMicroseconds { get; set; }
 
     /// <summary>Overrides dynamic_batching.max_queue_size.</summary>
     public int? MaxQueueSize { get; set; }
@@ -80,9 +91,19 @@ public sealed class ModelOverrides
             errors.Add($"{where}:MaxBatchSize must be >= 1");
         }
 
+        if (BatchingPolicy is not null && !BatchingPolicies.TryParse(BatchingPolicy, out _))
+        {
+            errors.Add($"{where}:BatchingPolicy '{BatchingPolicy}' must be '{BatchingPolicies.AdaptiveName}' or '{BatchingPolicies.FixedDelayName}'");
+        }
+
         if (MaxQueueDelayMicroseconds is < 0)
         {
             errors.Add($"{where}:MaxQueueDelayMicroseconds must be >= 0");
+        }
+
+        if (AdaptiveWaitMicroseconds is < 0 or > 10_000_000)
+        {
+            errors.Add($"{where}:AdaptiveWaitMicroseconds must be between 0 and 10000000");
         }
 
         if (MaxQueueSize is < 1)

@@ -9,6 +9,23 @@ public sealed class BatcherHarness : IAsyncDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
+    private Task? _peer;
+
+    /// <summary>
+    /// Creates the harness; with <paramref name="holdPeer"/>, one instance is first made busy with a batch held until
+    /// disposal (<see cref="HoldPeerInstanceAsync"/>).
+    /// </summary>
+    public static async Task<BatcherHarness> CreateAsync(BatchingOptions options, bool holdPeer, int[]? rowShape = null, TimeProvider? time = null)
+    {
+        var harness = new BatcherHarness(options, rowShape, time);
+        if (holdPeer)
+        {
+            await harness.HoldPeerInstanceAsync();
+        }
+
+        return harness;
+    }
+
     public BatcherHarness(BatchingOptions options, int[]? rowShape = null, TimeProvider? time = null, BatcherMetrics? metrics = null)
     {
         RowShape = rowShape ?? [2];
@@ -80,8 +97,26 @@ public sealed class BatcherHarness : IAsyncDisposable
     /// <summary>Waits until the batcher has armed a timer for <paramref name="due"/> (it judged the queue and is waiting).</summary>
     public Task TimerArmedAsync(long due) => EventuallyAsync(() => Manual.ArmedDueTimes().Contains(due), $"a timer due at {due}");
 
+    /// <summary>
+    /// Keeps one instance busy until disposal with a batch of its own (kept out of <see cref="Log"/>): the load under
+    /// which the adaptive policy's wait applies. It may run on a thread-pool thread (the run-on-caller path).
+    /// </summary>
+    public async Task HoldPeerInstanceAsync()
+    {
+        var shape = RowShape.Any(d => d < 0) ? RowShape.Select(d => d < 0 ? 1 : d).ToArray() : null;
+        _peer = Task.Run(() => Submit(float.NaN, shape: shape, skipQueueDelay: true).Task);
+        await Task.Run(() => Log.PeerRunning.Wait(Timeout)).WaitAsync(Timeout);
+        Assert.True(Log.PeerRunning.IsSet, "the peer load did not start");
+    }
+
     public async ValueTask DisposeAsync()
     {
+        Log.PeerRelease.Set();
+        if (_peer is not null)
+        {
+            await _peer.WaitAsync(Timeout);
+        }
+
         await Batcher.DisposeAsync().AsTask().WaitAsync(Timeout);
     }
 }
@@ -106,4 +141,44 @@ public sealed record Submission(BatchRequest Request, Task<BatchResult> Task, fl
         Assert.Equal(reason, result.Reason);
         Assert.False(string.IsNullOrEmpty(result.Message));
     }
+}
+
+/// <summary>
+/// Options for a test written against a batch that waits <c>wait</c> for company, under either policy: the fixed-delay
+/// policy waits its <see cref="BatchingOptions.MaxQueueDelay"/>; the adaptive policy waits its
+/// <see cref="BatchingOptions.AdaptiveWait"/> only while another instance runs, so it gets one more instance, which the
+/// harness keeps busy (<see cref="HoldsPeer"/>). Then a test sees the same waits under both.
+/// </summary>
+public static class PolicyOptions
+{
+    public static BatchingOptions Create(BatchingPolicy policy, int maxBatchSize, TimeSpan wait, bool runOnCaller, Action<BatchingOptions>? configure)
+    {
+        var options = new BatchingOptions { Policy = policy, MaxBatchSize = maxBatchSize, MaxQueueSize = 64, RunOnCallerWhenIdle = runOnCaller };
+        if (policy == BatchingPolicy.FixedDelay)
+        {
+            options.MaxQueueDelay = wait;
+        }
+        else
+        {
+            options.AdaptiveWait = wait;
+        }
+
+        configure?.Invoke(options);
+        if (HoldsPeer(options))
+        {
+            options.InstanceCount++;
+        }
+
+        return options;
+    }
+
+    /// <summary>
+    /// Whether the harness must keep an instance busy for the adaptive wait to apply. Not with PreserveOrdering: the
+    /// held batch would hold back every later response; those tests run with the instances they ask for.
+    /// </summary>
+    public static bool HoldsPeer(BatchingOptions options) =>
+        options.Policy == BatchingPolicy.Adaptive && options.AdaptiveWait > TimeSpan.Zero && !options.PreserveOrdering;
+
+    public static Task<BatcherHarness> HarnessAsync(BatchingOptions options, int[]? rowShape = null, TimeProvider? time = null) =>
+        BatcherHarness.CreateAsync(options, HoldsPeer(options), rowShape, time);
 }

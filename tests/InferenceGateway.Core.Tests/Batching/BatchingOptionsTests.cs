@@ -16,7 +16,9 @@ public sealed class BatchingOptionsTests
         var options = new BatchingOptions
         {
             MaxBatchSize = -1,
+            Policy = (BatchingPolicy)7,
             MaxQueueDelay = TimeSpan.FromTicks(-1),
+            AdaptiveWait = TimeSpan.FromTicks(-1),
             PreferredBatchSizes = [0],
             MaxQueueSize = 0,
             PriorityLevels = 2,
@@ -26,11 +28,43 @@ public sealed class BatchingOptionsTests
         };
 
         var errors = options.Validate();
-        Assert.Equal(7, errors.Count);
-        foreach (var name in new[] { "MaxBatchSize", "MaxQueueDelay", "PreferredBatchSizes", "MaxQueueSize", "DefaultPriority", "DefaultTimeout", "InstanceCount" })
+        Assert.Equal(9, errors.Count);
+        foreach (var name in new[] { "MaxBatchSize", "Policy", "MaxQueueDelay", "AdaptiveWait", "PreferredBatchSizes", "MaxQueueSize", "DefaultPriority", "DefaultTimeout", "InstanceCount" })
         {
             Assert.Contains(errors, e => e.StartsWith(name, StringComparison.Ordinal));
         }
+    }
+
+    [Fact]
+    public void Defaults_PolicyIsAdaptiveWithoutAWait()
+    {
+        var options = new BatchingOptions();
+        Assert.Equal(BatchingPolicy.Adaptive, options.Policy);
+        Assert.Equal(TimeSpan.Zero, options.AdaptiveWait);
+    }
+
+    [Theory]
+    [InlineData("adaptive", BatchingPolicy.Adaptive)]
+    [InlineData("Adaptive", BatchingPolicy.Adaptive)]
+    [InlineData("fixed_delay", BatchingPolicy.FixedDelay)]
+    [InlineData("FixedDelay", BatchingPolicy.FixedDelay)]
+    [InlineData("fixed-delay", BatchingPolicy.FixedDelay)]
+    public void BatchingPolicies_TryParse_ConfigAndEnumNames(string value, BatchingPolicy expected)
+    {
+        Assert.True(BatchingPolicies.TryParse(value, out var policy));
+        Assert.Equal(expected, policy);
+        Assert.True(BatchingPolicies.TryParse(policy.ToConfigName(), out var roundTrip));
+        Assert.Equal(expected, roundTrip);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("fixed")]
+    [InlineData("dynamic")]
+    public void BatchingPolicies_TryParse_AnythingElse_False(string? value)
+    {
+        Assert.False(BatchingPolicies.TryParse(value, out _));
     }
 
     [Fact]

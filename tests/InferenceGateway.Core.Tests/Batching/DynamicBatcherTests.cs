@@ -3,23 +3,25 @@ using InferenceGateway.Core.Batching;
 
 namespace InferenceGateway.Core.Tests.Batching;
 
-public sealed class DynamicBatcherTests
+/// <summary>The batcher's semantics, run under each policy (the sealed classes at the end); see <see cref="PolicyOptions"/>.</summary>
+public abstract class DynamicBatcherTests
 {
     private static readonly TimeSpan LongDelay = TimeSpan.FromHours(1);
 
-    private static BatchingOptions Options(int maxBatchSize, TimeSpan delay, Action<BatchingOptions>? configure = null)
-    {
+    protected abstract BatchingPolicy Policy { get; }
+
+    private BatchingOptions Options(int maxBatchSize, TimeSpan delay, Action<BatchingOptions>? configure = null) =>
         // Most tests block the fake runner to hold work in the queue, so requests always go through the instance
         // threads here; RunOnCallerTests cover the caller-thread path.
-        var options = new BatchingOptions { MaxBatchSize = maxBatchSize, MaxQueueDelay = delay, MaxQueueSize = 64, RunOnCallerWhenIdle = false };
-        configure?.Invoke(options);
-        return options;
-    }
+        PolicyOptions.Create(Policy, maxBatchSize, delay, runOnCaller: false, configure);
+
+    private static Task<BatcherHarness> Harness(BatchingOptions options, int[]? rowShape = null, TimeProvider? time = null) =>
+        PolicyOptions.HarnessAsync(options, rowShape, time);
 
     [Fact]
     public async Task EnqueueAsync_MoreRowsThanMaxBatchSize_FullBatchesGoAndRemainderWaitsForDelay()
     {
-        await using var h = new BatcherHarness(Options(4, LongDelay));
+        await using var h = await Harness(Options(4, LongDelay));
         var submissions = Enumerable.Range(0, 10).Select(i => h.Submit(i)).ToList();
 
         await BatcherHarness.EventuallyAsync(() => h.Log.Finished.Count == 2, "two full batches");
@@ -39,7 +41,7 @@ public sealed class DynamicBatcherTests
     public async Task EnqueueAsync_ConcurrentMultiRowRequests_NoBatchExceedsMaxAndEveryOutputIsOwn()
     {
         var options = Options(8, TimeSpan.FromMilliseconds(0.2), o => { o.InstanceCount = 2; o.MaxQueueSize = 1000; });
-        await using var h = new BatcherHarness(options, time: TimeProvider.System);
+        await using var h = await Harness(options, time: TimeProvider.System);
         var callers = Enumerable.Range(0, 4).Select(c => Task.Run(async () =>
         {
             for (var i = 0; i < 150; i++)
@@ -60,7 +62,7 @@ public sealed class DynamicBatcherTests
     [InlineData(true)]
     public async Task EnqueueAsync_InlineContinuation_ContinuationRunsOnTheInstanceThreadOnlyWhenAsked(bool inline)
     {
-        await using var h = new BatcherHarness(Options(1, TimeSpan.Zero));
+        await using var h = await Harness(Options(1, TimeSpan.Zero));
         using var gate = new ManualResetEventSlim();
         h.Log.OnRun = _ => gate.Wait(BatcherHarness.Timeout); // holds the batch until the continuation is registered
         var request = h.Batcher.RentRequest();
@@ -96,7 +98,7 @@ public sealed class DynamicBatcherTests
     public async Task EnqueueAsync_LoneRequest_ReleasedExactlyWhenMaxQueueDelayPasses()
     {
         var delay = TimeSpan.FromMilliseconds(10);
-        await using var h = new BatcherHarness(Options(8, delay));
+        await using var h = await Harness(Options(8, delay));
         var start = h.Manual.GetTimestamp();
         var s = h.Submit(1);
 
@@ -115,7 +117,7 @@ public sealed class DynamicBatcherTests
     public async Task EnqueueAsync_SkipQueueDelay_ReleasesAtOnceWithTheRequestsAlreadyWaiting()
     {
         // The clock never moves: only SkipQueueDelay can release these batches before the 10 s delay.
-        await using var h = new BatcherHarness(Options(8, TimeSpan.FromSeconds(10)));
+        await using var h = await Harness(Options(8, TimeSpan.FromSeconds(10)));
         var waiting = h.Submit(1);
         await h.TimerArmedAsync(h.Manual.GetTimestamp() + TimeSpan.FromSeconds(10).Ticks);
         Assert.False(waiting.Task.IsCompleted);
@@ -135,14 +137,14 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task EnqueueAsync_LoneRequestOnSystemClock_CompletesAfterShortDelay()
     {
-        await using var h = new BatcherHarness(Options(8, TimeSpan.FromMilliseconds(5)), time: TimeProvider.System);
+        await using var h = await Harness(Options(8, TimeSpan.FromMilliseconds(5)), time: TimeProvider.System);
         await h.Submit(3).AssertSucceededAsync();
     }
 
     [Fact]
     public async Task EnqueueAsync_PreferredSizeQueued_ReleasedWithoutWaiting()
     {
-        await using var h = new BatcherHarness(Options(8, LongDelay, o => o.PreferredBatchSizes = [4]));
+        await using var h = await Harness(Options(8, LongDelay, o => o.PreferredBatchSizes = [4]));
         var submissions = Enumerable.Range(0, 5).Select(i => h.Submit(i)).ToList();
 
         foreach (var s in submissions.Take(4))
@@ -162,7 +164,7 @@ public sealed class DynamicBatcherTests
     public async Task EnqueueAsync_SeveralPreferredSizesReachable_LargestIsFormed()
     {
         using var gate = new ManualResetEventSlim();
-        await using var h = new BatcherHarness(Options(8, LongDelay, o => o.PreferredBatchSizes = [2, 4]));
+        await using var h = await Harness(Options(8, LongDelay, o => o.PreferredBatchSizes = [2, 4]));
         h.Log.OnRun = b => { if (b.Inputs[0] == -1) { gate.Wait(BatcherHarness.Timeout); } };
         var blocker = h.Submit(-1, rows: 2);
         await BatcherHarness.EventuallyAsync(() => h.Log.Started.Count == 1, "blocker running");
@@ -188,7 +190,7 @@ public sealed class DynamicBatcherTests
     {
         using var gate = new ManualResetEventSlim();
         var options = Options(1, TimeSpan.Zero, o => { o.InstanceCount = 2; o.PreserveOrdering = preserveOrdering; });
-        await using var h = new BatcherHarness(options);
+        await using var h = await Harness(options);
         h.Log.OnRun = b => { if (b.Inputs[0] == 0) { gate.Wait(BatcherHarness.Timeout); } };
 
         var first = h.Submit(0);
@@ -218,7 +220,7 @@ public sealed class DynamicBatcherTests
     public async Task EnqueueAsync_PreserveOrderingWithBatches_AllCompleteWithOwnOutputs()
     {
         var options = Options(4, TimeSpan.FromMilliseconds(0.1), o => { o.InstanceCount = 2; o.PreserveOrdering = true; o.MaxQueueSize = 512; });
-        await using var h = new BatcherHarness(options, time: TimeProvider.System);
+        await using var h = await Harness(options, time: TimeProvider.System);
         var submissions = Enumerable.Range(0, 200).Select(i => h.Submit(i, rows: 1 + (i % 2))).ToList();
         foreach (var s in submissions)
         {
@@ -232,7 +234,7 @@ public sealed class DynamicBatcherTests
     public async Task EnqueueAsync_DeadlinePassesWhileInstancesBusy_FailsPromptlyWithoutRunning()
     {
         using var gate = new ManualResetEventSlim();
-        await using var h = new BatcherHarness(Options(1, TimeSpan.Zero));
+        await using var h = await Harness(Options(1, TimeSpan.Zero));
         h.Log.OnRun = b => { if (b.Inputs[0] == 0) { gate.Wait(BatcherHarness.Timeout); } };
         var running = h.Submit(0);
         await BatcherHarness.EventuallyAsync(() => h.Log.Started.Count == 1, "first request running");
@@ -255,7 +257,7 @@ public sealed class DynamicBatcherTests
     public async Task EnqueueAsync_PreserveOrderingQueuedRequestExpires_AnsweredAtOnceWithoutBlockingLaterOnes()
     {
         using var gate = new ManualResetEventSlim();
-        await using var h = new BatcherHarness(Options(1, TimeSpan.Zero, o => o.PreserveOrdering = true));
+        await using var h = await Harness(Options(1, TimeSpan.Zero, o => o.PreserveOrdering = true));
         h.Log.OnRun = b => { if (b.Inputs[0] == 0) { gate.Wait(BatcherHarness.Timeout); } };
         var running = h.Submit(0);
         await BatcherHarness.EventuallyAsync(() => h.Log.Started.Count == 1, "first request running");
@@ -274,7 +276,7 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task GetDeadline_Infinite_MeansNoDeadline()
     {
-        await using var h = new BatcherHarness(Options(8, TimeSpan.FromMilliseconds(2), o => o.DefaultTimeout = TimeSpan.FromMilliseconds(1)));
+        await using var h = await Harness(Options(8, TimeSpan.FromMilliseconds(2), o => o.DefaultTimeout = TimeSpan.FromMilliseconds(1)));
         Assert.Equal(long.MaxValue, h.Batcher.GetDeadline(Timeout.InfiniteTimeSpan));
         var s = h.Submit(1, deadline: long.MaxValue);
         await h.TimerArmedAsync(h.Manual.GetTimestamp() + TimeSpan.FromMilliseconds(2).Ticks);
@@ -286,7 +288,7 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task EnqueueAsync_DefaultTimeoutPasses_FailsWithDeadlineExceeded()
     {
-        await using var h = new BatcherHarness(Options(8, LongDelay, o => o.DefaultTimeout = TimeSpan.FromMilliseconds(3)));
+        await using var h = await Harness(Options(8, LongDelay, o => o.DefaultTimeout = TimeSpan.FromMilliseconds(3)));
         var s = h.Submit(1);
         await h.TimerArmedAsync(h.Manual.GetTimestamp() + TimeSpan.FromMilliseconds(3).Ticks);
         h.Manual.Advance(TimeSpan.FromMilliseconds(3));
@@ -297,7 +299,7 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task EnqueueAsync_DeadlineAlreadyPassed_RejectedAtOnce()
     {
-        await using var h = new BatcherHarness(Options(8, LongDelay));
+        await using var h = await Harness(Options(8, LongDelay));
         var s = h.Submit(1, deadline: h.Manual.GetTimestamp());
         Assert.True(s.Task.IsCompleted);
         await s.AssertFailedAsync(BatchFailureReason.DeadlineExceeded);
@@ -306,7 +308,7 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task EnqueueAsync_CancelledWhileQueued_RemovedPromptlyAndNeverRun()
     {
-        await using var h = new BatcherHarness(Options(8, LongDelay));
+        await using var h = await Harness(Options(8, LongDelay));
         using var cts = new CancellationTokenSource();
         var cancelled = h.Submit(99, cancellationToken: cts.Token);
         Assert.Equal(1, h.Batcher.QueueDepth);
@@ -328,7 +330,7 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task EnqueueAsync_TokenAlreadyCancelled_RejectedAtOnce()
     {
-        await using var h = new BatcherHarness(Options(8, LongDelay));
+        await using var h = await Harness(Options(8, LongDelay));
         var s = h.Submit(1, cancellationToken: new CancellationToken(canceled: true));
         Assert.True(s.Task.IsCompleted);
         await s.AssertFailedAsync(BatchFailureReason.Cancelled);
@@ -337,7 +339,7 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task EnqueueAsync_PooledRequestReused_OldTokenNoLongerCancelsIt()
     {
-        await using var h = new BatcherHarness(Options(1, TimeSpan.Zero));
+        await using var h = await Harness(Options(1, TimeSpan.Zero));
         using var oldCts = new CancellationTokenSource();
         var first = h.Submit(1, cancellationToken: oldCts.Token);
         await first.AssertSucceededAsync();
@@ -360,7 +362,7 @@ public sealed class DynamicBatcherTests
     public async Task EnqueueAsync_QueueFull_RejectsImmediately()
     {
         using var gate = new ManualResetEventSlim();
-        await using var h = new BatcherHarness(Options(1, TimeSpan.Zero, o => o.MaxQueueSize = 2));
+        await using var h = await Harness(Options(1, TimeSpan.Zero, o => o.MaxQueueSize = 2));
         h.Log.OnRun = b => { if (b.Inputs[0] == 0) { gate.Wait(BatcherHarness.Timeout); } };
         var running = h.Submit(0);
         await BatcherHarness.EventuallyAsync(() => h.Log.Started.Count == 1, "first request running");
@@ -381,7 +383,7 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task EnqueueAsync_RunnerThrowsOnce_OnlyThatBatchFails()
     {
-        await using var h = new BatcherHarness(Options(1, TimeSpan.Zero));
+        await using var h = await Harness(Options(1, TimeSpan.Zero));
         var thrown = 0;
         h.Log.OnRun = _ =>
         {
@@ -404,7 +406,7 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task EnqueueAsync_MultiRowRequestsShareABatch_OutputsSlicedToEachCaller()
     {
-        await using var h = new BatcherHarness(Options(6, LongDelay), rowShape: [3]);
+        await using var h = await Harness(Options(6, LongDelay), rowShape: [3]);
         var submissions = new[] { h.Submit(10, rows: 1), h.Submit(20, rows: 2), h.Submit(30, rows: 3) };
         foreach (var s in submissions)
         {
@@ -420,7 +422,7 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task EnqueueAsync_RequestDoesNotFitRemainingRows_EndsTheBatch()
     {
-        await using var h = new BatcherHarness(Options(4, LongDelay));
+        await using var h = await Harness(Options(4, LongDelay));
         var submissions = new[] { h.Submit(1, rows: 3), h.Submit(2, rows: 2), h.Submit(3, rows: 2) };
         await submissions[0].AssertSucceededAsync();
         await submissions[1].AssertSucceededAsync();
@@ -432,7 +434,7 @@ public sealed class DynamicBatcherTests
     public async Task EnqueueAsync_VariableRowShapes_OnlyIdenticalShapesShareABatch()
     {
         var delay = TimeSpan.FromMilliseconds(10);
-        await using var h = new BatcherHarness(Options(8, delay), rowShape: [-1]);
+        await using var h = await Harness(Options(8, delay), rowShape: [-1]);
         var start = h.Manual.GetTimestamp();
         var a1 = h.Submit(1, shape: [2]);
         var b1 = h.Submit(2, shape: [3]);
@@ -456,7 +458,7 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task EnqueueAsync_VariableShapeWithoutRowShape_InvalidInput()
     {
-        await using var h = new BatcherHarness(Options(8, LongDelay), rowShape: [-1]);
+        await using var h = await Harness(Options(8, LongDelay), rowShape: [-1]);
         var request = h.Batcher.RentRequest();
         request.SetInput(0, new byte[8]);
         request.SetOutput(0, new byte[8]);
@@ -468,7 +470,7 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task EnqueueAsync_WrongInputLength_InvalidInputNamingTheTensor()
     {
-        await using var h = new BatcherHarness(Options(8, LongDelay));
+        await using var h = await Harness(Options(8, LongDelay));
         var request = h.Batcher.RentRequest();
         request.SetInput(0, new byte[7]);
         request.SetOutput(0, new byte[8]);
@@ -482,7 +484,7 @@ public sealed class DynamicBatcherTests
     public async Task EnqueueAsync_Priorities_HigherLevelServedFirst()
     {
         using var gate = new ManualResetEventSlim();
-        await using var h = new BatcherHarness(Options(1, TimeSpan.Zero, o => { o.PriorityLevels = 2; o.DefaultPriority = 2; }));
+        await using var h = await Harness(Options(1, TimeSpan.Zero, o => { o.PriorityLevels = 2; o.DefaultPriority = 2; }));
         h.Log.OnRun = b => { if (b.Inputs[0] == 0) { gate.Wait(BatcherHarness.Timeout); } };
         var running = h.Submit(0);
         await BatcherHarness.EventuallyAsync(() => h.Log.Started.Count == 1, "first request running");
@@ -502,7 +504,7 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task DisposeAsync_QueuedWork_RunsItWithoutWaitingForDelayThenRejects()
     {
-        var h = new BatcherHarness(Options(8, LongDelay));
+        var h = await Harness(Options(8, LongDelay));
         var submissions = Enumerable.Range(0, 3).Select(i => h.Submit(i)).ToList();
 
         await h.DisposeAsync();
@@ -519,7 +521,7 @@ public sealed class DynamicBatcherTests
     public async Task DrainAsync_TimeoutWhileBatchRuns_FailsQueuedAndReturnsFalse()
     {
         using var gate = new ManualResetEventSlim();
-        await using var h = new BatcherHarness(Options(1, TimeSpan.Zero));
+        await using var h = await Harness(Options(1, TimeSpan.Zero));
         h.Log.OnRun = b => { if (b.Inputs[0] == 0) { gate.Wait(BatcherHarness.Timeout); } };
         var running = h.Submit(0);
         await BatcherHarness.EventuallyAsync(() => h.Log.Started.Count == 1, "first request running");
@@ -541,7 +543,7 @@ public sealed class DynamicBatcherTests
     public async Task EnqueueAsync_BatchingOff_EachRequestRunsAlone(int maxBatchSize)
     {
         using var gate = new ManualResetEventSlim();
-        await using var h = new BatcherHarness(Options(maxBatchSize, LongDelay));
+        await using var h = await Harness(Options(maxBatchSize, LongDelay));
         h.Log.OnRun = b => { if (b.Inputs[0] == 0) { gate.Wait(BatcherHarness.Timeout); } };
         var submissions = Enumerable.Range(0, 5).Select(i => h.Submit(i)).ToList();
         await BatcherHarness.EventuallyAsync(() => h.Log.Started.Count == 1, "first request running");
@@ -561,7 +563,7 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task ReturnRequest_WhileQueued_Throws()
     {
-        await using var h = new BatcherHarness(Options(8, LongDelay));
+        await using var h = await Harness(Options(8, LongDelay));
         var s = h.Submit(1);
         Assert.Throws<InvalidOperationException>(() => h.Batcher.ReturnRequest(s.Request));
         h.Manual.Advance(LongDelay);
@@ -578,4 +580,14 @@ public sealed class DynamicBatcherTests
         Assert.Contains("PreferredBatchSizes", ex.Message, StringComparison.Ordinal);
         Assert.Contains("InstanceCount", ex.Message, StringComparison.Ordinal);
     }
+}
+
+public sealed class DynamicBatcherFixedDelayTests : DynamicBatcherTests
+{
+    protected override BatchingPolicy Policy => BatchingPolicy.FixedDelay;
+}
+
+public sealed class DynamicBatcherAdaptiveTests : DynamicBatcherTests
+{
+    protected override BatchingPolicy Policy => BatchingPolicy.Adaptive;
 }

@@ -5,21 +5,23 @@ namespace InferenceGateway.Core.Tests.Batching;
 
 /// <summary>
 /// <see cref="BatchingOptions.RunOnCallerWhenIdle"/>: a request that would be released at once on an idle instance
-/// runs on the calling thread; everything else keeps the queue's semantics.
+/// runs on the calling thread; everything else keeps the queue's semantics. Run under each policy (the sealed classes
+/// at the end; see <see cref="PolicyOptions"/>).
 /// </summary>
-public sealed class RunOnCallerTests
+public abstract class RunOnCallerTests
 {
-    private static BatchingOptions Options(int maxBatchSize, TimeSpan delay, Action<BatchingOptions>? configure = null)
-    {
-        var options = new BatchingOptions { MaxBatchSize = maxBatchSize, MaxQueueDelay = delay, MaxQueueSize = 64 };
-        configure?.Invoke(options);
-        return options;
-    }
+    protected abstract BatchingPolicy Policy { get; }
+
+    private BatchingOptions Options(int maxBatchSize, TimeSpan delay, Action<BatchingOptions>? configure = null) =>
+        PolicyOptions.Create(Policy, maxBatchSize, delay, runOnCaller: true, configure);
+
+    private static Task<BatcherHarness> Harness(BatchingOptions options, int[]? rowShape = null, TimeProvider? time = null) =>
+        PolicyOptions.HarnessAsync(options, rowShape, time);
 
     [Fact]
     public async Task EnqueueAsync_NoDelayAndIdle_RunsOnCallingThreadAndReturnsCompleted()
     {
-        await using var h = new BatcherHarness(Options(8, TimeSpan.Zero));
+        await using var h = await Harness(Options(8, TimeSpan.Zero));
         var runThreads = new ConcurrentQueue<int>();
         h.Log.OnRun = _ => runThreads.Enqueue(Environment.CurrentManagedThreadId);
 
@@ -34,7 +36,7 @@ public sealed class RunOnCallerTests
     [Fact]
     public async Task EnqueueAsync_BatchingOffWithDelay_RunsOnCallingThread()
     {
-        await using var h = new BatcherHarness(Options(1, TimeSpan.FromHours(1)));
+        await using var h = await Harness(Options(1, TimeSpan.FromHours(1)));
         var s = h.Submit(5);
         Assert.True(s.Task.IsCompleted);
         await s.AssertSucceededAsync();
@@ -43,7 +45,7 @@ public sealed class RunOnCallerTests
     [Fact]
     public async Task EnqueueAsync_RowsEqualPreferredSize_RunsOnCallingThread()
     {
-        await using var h = new BatcherHarness(Options(8, TimeSpan.FromHours(1), o => o.PreferredBatchSizes = [4]));
+        await using var h = await Harness(Options(8, TimeSpan.FromHours(1), o => o.PreferredBatchSizes = [4]));
         var s = h.Submit(5, rows: 4);
         Assert.True(s.Task.IsCompleted);
         await s.AssertSucceededAsync();
@@ -53,7 +55,7 @@ public sealed class RunOnCallerTests
     public async Task EnqueueAsync_LoneRequestThatShouldWaitForCompany_StillWaitsForMaxQueueDelay()
     {
         var delay = TimeSpan.FromMilliseconds(10);
-        await using var h = new BatcherHarness(Options(8, delay, o => o.PreferredBatchSizes = [4]));
+        await using var h = await Harness(Options(8, delay, o => o.PreferredBatchSizes = [4]));
         var start = h.Manual.GetTimestamp();
         var s = h.Submit(1);
 
@@ -71,7 +73,7 @@ public sealed class RunOnCallerTests
     [Fact]
     public async Task EnqueueAsync_InstanceHeldByCaller_NextRequestsQueueAndTheCallerRunsThemAfterItsOwn()
     {
-        await using var h = new BatcherHarness(Options(8, TimeSpan.Zero));
+        await using var h = await Harness(Options(8, TimeSpan.Zero));
         using var gate = new ManualResetEventSlim();
         var runThreads = new ConcurrentDictionary<float, int>();
         h.Log.OnRun = b =>
@@ -114,7 +116,7 @@ public sealed class RunOnCallerTests
     [Fact]
     public async Task EnqueueAsync_CallerRanPastDrainBudget_QueuedWorkGoesToTheInstanceThread()
     {
-        await using var h = new BatcherHarness(Options(8, TimeSpan.Zero));
+        await using var h = await Harness(Options(8, TimeSpan.Zero));
         using var gate = new ManualResetEventSlim();
         var runThreads = new ConcurrentDictionary<float, int>();
         h.Log.OnRun = b =>
@@ -142,7 +144,7 @@ public sealed class RunOnCallerTests
     [Fact]
     public async Task EnqueueAsync_RunnerIsSlow_LaterRequestsRunOnTheInstanceThreadNotTheCaller()
     {
-        await using var h = new BatcherHarness(Options(8, TimeSpan.Zero));
+        await using var h = await Harness(Options(8, TimeSpan.Zero));
         var runThreads = new ConcurrentQueue<int>();
         h.Log.OnRun = _ =>
         {
@@ -166,7 +168,7 @@ public sealed class RunOnCallerTests
     [Fact]
     public async Task EnqueueAsync_TwoInstances_SecondCallerTakesTheOtherIdleInstance()
     {
-        await using var h = new BatcherHarness(Options(8, TimeSpan.Zero, o => o.InstanceCount = 2));
+        await using var h = await Harness(Options(8, TimeSpan.Zero, o => o.InstanceCount = 2));
         using var gate = new ManualResetEventSlim();
         h.Log.OnRun = b => { if (b.Inputs[0] == 1) { gate.Wait(BatcherHarness.Timeout); } };
 
@@ -185,7 +187,7 @@ public sealed class RunOnCallerTests
     [Fact]
     public async Task EnqueueAsync_RunnerThrowsOnCaller_OnlyThatRequestFailsAndTheNextRuns()
     {
-        await using var h = new BatcherHarness(Options(8, TimeSpan.Zero));
+        await using var h = await Harness(Options(8, TimeSpan.Zero));
         h.Log.OnRun = b => { if (b.Inputs[0] == 1) { throw new InvalidOperationException("boom in ORT"); } };
 
         var failed = await h.Submit(1).ResultAsync();
@@ -197,7 +199,7 @@ public sealed class RunOnCallerTests
     [Fact]
     public async Task DrainAsync_WhileCallerHoldsInstance_WaitsForItAndRunsWhatQueued()
     {
-        var h = new BatcherHarness(Options(8, TimeSpan.Zero));
+        var h = await Harness(Options(8, TimeSpan.Zero));
         using var gate = new ManualResetEventSlim();
         h.Log.OnRun = b => { if (b.Inputs[0] == 1) { gate.Wait(BatcherHarness.Timeout); } };
         var first = Task.Run(() => h.Submit(1));
@@ -219,7 +221,7 @@ public sealed class RunOnCallerTests
     [Fact]
     public async Task EnqueueAsync_PreserveOrdering_NeverRunsOnCaller()
     {
-        await using var h = new BatcherHarness(Options(8, TimeSpan.Zero, o => o.PreserveOrdering = true));
+        await using var h = await Harness(Options(8, TimeSpan.Zero, o => o.PreserveOrdering = true));
         var runThreads = new ConcurrentQueue<int>();
         h.Log.OnRun = _ => runThreads.Enqueue(Environment.CurrentManagedThreadId);
         await h.Submit(1).AssertSucceededAsync();
@@ -230,7 +232,7 @@ public sealed class RunOnCallerTests
     public async Task EnqueueAsync_ManyCallersOnSystemClock_EveryOutputIsOwnAndBatchesStayBounded()
     {
         var options = Options(4, TimeSpan.Zero, o => { o.InstanceCount = 2; o.MaxQueueSize = 1000; });
-        await using var h = new BatcherHarness(options, time: TimeProvider.System);
+        await using var h = await Harness(options, time: TimeProvider.System);
         var callers = Enumerable.Range(0, 6).Select(c => Task.Run(async () =>
         {
             for (var i = 0; i < 200; i++)
@@ -245,4 +247,14 @@ public sealed class RunOnCallerTests
         Assert.All(h.Log.Started, b => Assert.InRange(b.Rows, 1, 4));
         Assert.Equal(6 * 300, h.Log.Started.Sum(b => b.Rows));
     }
+}
+
+public sealed class RunOnCallerFixedDelayTests : RunOnCallerTests
+{
+    protected override BatchingPolicy Policy => BatchingPolicy.FixedDelay;
+}
+
+public sealed class RunOnCallerAdaptiveTests : RunOnCallerTests
+{
+    protected override BatchingPolicy Policy => BatchingPolicy.Adaptive;
 }
