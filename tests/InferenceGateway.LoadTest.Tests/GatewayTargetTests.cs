@@ -86,6 +86,7 @@ public sealed class GatewayTargetTests : IClassFixture<GatewayFixture>, IDisposa
     [InlineData("getfeatures", false)]
     [InlineData("predict", false)]
     [InlineData("getfeatures", true)]
+    [InlineData("predict", true)]
     public async Task Freshness_AgainstGateway_EveryEventAppliedAndSeen(string query, bool perCall)
     {
         string prefix = "f-" + Guid.NewGuid().ToString("N")[..8] + "-";

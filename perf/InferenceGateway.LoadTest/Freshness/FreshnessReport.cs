@@ -41,18 +41,11 @@ public static class FreshnessReport
             result.FirstRejection.Length > 0 ? " (first: " + result.FirstRejection + ")" : string.Empty,
             result.Stopped ? "; STOPPED EARLY" : string.Empty));
         writer.WriteLine($"{"latency",-26} {"count",8} {"mean ms",9} {"p50 ms",9} {"p90 ms",9} {"p99 ms",9} {"p99.9 ms",9} {"max ms",9}");
-        Row(writer, "send -> visible", result.SendToVisible);
-        if (result.SendToAcknowledged is { } ack)
+        foreach ((string name, _, LatencyHistogram histogram) in Latencies(result))
         {
-            Row(writer, "send -> acknowledged", ack);
+            Row(writer, name, histogram);
         }
 
-        if (result.AcknowledgedToVisible is { } ackVisible)
-        {
-            Row(writer, "acknowledged -> visible", ackVisible);
-        }
-
-        Row(writer, "poll round trip", result.PollRoundTrip);
         long trials = result.Visible + result.NotVisible;
         writer.WriteLine(string.Format(
             Inv,
@@ -88,19 +81,29 @@ public static class FreshnessReport
         json.WriteString("first_rejection", result.FirstRejection);
         json.WriteBoolean("stopped_early", result.Stopped);
         json.WriteNumber("elapsed_s", Math.Round(result.Elapsed.TotalSeconds, 3));
-        Histogram(json, "send_to_visible_ms", result.SendToVisible);
+        foreach ((_, string key, LatencyHistogram histogram) in Latencies(result))
+        {
+            Histogram(json, key, histogram);
+        }
+
+        json.WriteEndObject();
+    }
+
+    // The latencies a run measured, in report order: text row name, JSON key, histogram (the acknowledgement ones only per call).
+    private static IEnumerable<(string Name, string Key, LatencyHistogram Histogram)> Latencies(FreshnessResult result)
+    {
+        yield return ("send -> visible", "send_to_visible_ms", result.SendToVisible);
         if (result.SendToAcknowledged is { } ack)
         {
-            Histogram(json, "send_to_acknowledged_ms", ack);
+            yield return ("send -> acknowledged", "send_to_acknowledged_ms", ack);
         }
 
         if (result.AcknowledgedToVisible is { } ackVisible)
         {
-            Histogram(json, "acknowledged_to_visible_ms", ackVisible);
+            yield return ("acknowledged -> visible", "acknowledged_to_visible_ms", ackVisible);
         }
 
-        Histogram(json, "poll_round_trip_ms", result.PollRoundTrip);
-        json.WriteEndObject();
+        yield return ("poll round trip", "poll_round_trip_ms", result.PollRoundTrip);
     }
 
     private static void Row(TextWriter writer, string name, LatencyHistogram h) =>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Google.Protobuf;
+using Google.Protobuf.Collections;
 using InferenceGateway.Contracts.Gateway;
 
 namespace InferenceGateway.LoadTest.Targets;
@@ -136,12 +137,19 @@ public static class EventPayloads
     {
         ArgumentNullException.ThrowIfNull(table);
         var e = new Event { Stream = stream, EntityId = entityId, EventTimeUnixMs = eventTimeUnixMs };
+        CopyRow(table, row, e.Numbers, e.Strings);
+        return e;
+    }
+
+    // A row's numeric cells into numbers, its other cells into strings (empty cells left out).
+    private static void CopyRow(EventTable table, int row, MapField<string, double> numbers, MapField<string, string> strings)
+    {
         for (int c = 0; c < table.NumberNames.Count; c++)
         {
             double v = table.Numbers[c][row];
             if (!double.IsNaN(v))
             {
-                e.Numbers[table.NumberNames[c]] = v;
+                numbers[table.NumberNames[c]] = v;
             }
         }
 
@@ -149,11 +157,9 @@ public static class EventPayloads
         {
             if (table.Strings[c][row] is { } s)
             {
-                e.Strings[table.StringNames[c]] = s;
+                strings[table.StringNames[c]] = s;
             }
         }
-
-        return e;
     }
 
     /// <summary>
@@ -168,23 +174,7 @@ public static class EventPayloads
         for (int r = 0; r < table.Count; r++)
         {
             var request = new PredictRequest { Model = model, Version = version ?? string.Empty, EntityId = EntityOf(table, r, spreadEntities) };
-            for (int c = 0; c < table.NumberNames.Count; c++)
-            {
-                double v = table.Numbers[c][r];
-                if (!double.IsNaN(v))
-                {
-                    request.Features[table.NumberNames[c]] = v;
-                }
-            }
-
-            for (int c = 0; c < table.StringNames.Count; c++)
-            {
-                if (table.Strings[c][r] is { } s)
-                {
-                    request.Attributes[table.StringNames[c]] = s;
-                }
-            }
-
+            CopyRow(table, r, request.Features, request.Attributes);
             list.Add(request);
         }
 

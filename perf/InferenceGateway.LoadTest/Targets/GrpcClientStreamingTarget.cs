@@ -13,16 +13,6 @@ namespace InferenceGateway.LoadTest.Targets;
 /// </summary>
 public sealed class GrpcClientStreamingTarget : ILoadTarget
 {
-    private static readonly Marshaller<byte[]> PreSerialized = Marshallers.Create<byte[]>(
-        static (bytes, context) =>
-        {
-            context.SetPayloadLength(bytes.Length);
-            IBufferWriter<byte> writer = context.GetBufferWriter();
-            writer.Write(bytes);
-            context.Complete();
-        },
-        static _ => Array.Empty<byte>());
-
     private readonly GrpcChannel[] _channels;
     private readonly CallInvoker[] _invokers;
     private readonly Method<byte[], CheckedResponse> _method;
@@ -41,32 +31,20 @@ public sealed class GrpcClientStreamingTarget : ILoadTarget
     public GrpcClientStreamingTarget(Uri address, string path, IReadOnlyList<byte[][]> calls, int connections, TimeSpan timeout, string description, IResponseCheck? check)
     {
         ArgumentNullException.ThrowIfNull(address);
-        ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(calls);
         if (calls.Count == 0 || calls[0].Length == 0)
         {
             throw new ArgumentException("at least one call with at least one message is required", nameof(calls));
         }
 
-        string[] parts = path.Trim('/').Split('/');
-        if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
-        {
-            throw new ArgumentException($"method path '{path}' is not /service/method", nameof(path));
-        }
-
+        (string service, string method) = GrpcNetClientParts.SplitPath(path);
         Marshaller<CheckedResponse> judge = Marshallers.Create<CheckedResponse>(
             static (_, _) => throw new NotSupportedException("responses are never sent by the load tool"),
             context => CheckedResponse.Of(check is null ? OutcomeCodes.Ok : Judge(check, context.PayloadAsReadOnlySequence())));
-        _method = new Method<byte[], CheckedResponse>(MethodType.ClientStreaming, parts[0], parts[1], PreSerialized, judge);
+        _method = new Method<byte[], CheckedResponse>(MethodType.ClientStreaming, service, method, GrpcNetClientParts.PreSerialized, judge);
         _calls = [.. calls];
         _timeout = timeout;
-        _channels = new GrpcChannel[Math.Max(1, connections)];
-        _invokers = new CallInvoker[_channels.Length];
-        for (int i = 0; i < _channels.Length; i++)
-        {
-            _channels[i] = GrpcChannel.ForAddress(address, new GrpcChannelOptions());
-            _invokers[i] = _channels[i].CreateCallInvoker();
-        }
+        (_channels, _invokers) = GrpcNetClientParts.Open(address, connections);
 
         Description = $"{description} @ {address} via {path} (Grpc.Net.Client, {calls.Count} call(s) of {calls[0].Length} message(s))";
     }
@@ -112,15 +90,7 @@ public sealed class GrpcClientStreamingTarget : ILoadTarget
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync()
-    {
-        foreach (GrpcChannel channel in _channels)
-        {
-            channel.Dispose();
-        }
-
-        return ValueTask.CompletedTask;
-    }
+    public ValueTask DisposeAsync() => GrpcNetClientParts.CloseAsync(_channels);
 
     private static int Judge(IResponseCheck check, ReadOnlySequence<byte> message)
     {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Grpc.Core;
 using Grpc.Net.Client;
 using InferenceGateway.LoadTest.Engine;
@@ -13,16 +12,6 @@ namespace InferenceGateway.LoadTest.Targets;
 /// </summary>
 public sealed class GrpcUnaryTarget : ILoadTarget
 {
-    private static readonly Marshaller<byte[]> PreSerialized = Marshallers.Create<byte[]>(
-        static (bytes, context) =>
-        {
-            context.SetPayloadLength(bytes.Length);
-            IBufferWriter<byte> writer = context.GetBufferWriter();
-            writer.Write(bytes);
-            context.Complete();
-        },
-        static _ => Array.Empty<byte>());
-
     private static readonly Marshaller<DiscardedResponse> Discard = Marshallers.Create<DiscardedResponse>(
         static (_, _) => throw new NotSupportedException("responses are never sent by the load tool"),
         static _ => DiscardedResponse.Instance);
@@ -44,29 +33,17 @@ public sealed class GrpcUnaryTarget : ILoadTarget
     public GrpcUnaryTarget(Uri address, string path, IReadOnlyList<byte[]> messages, int connections, TimeSpan timeout, string description)
     {
         ArgumentNullException.ThrowIfNull(address);
-        ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(messages);
         if (messages.Count == 0)
         {
             throw new ArgumentException("at least one request message is required", nameof(messages));
         }
 
-        string[] parts = path.Trim('/').Split('/');
-        if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
-        {
-            throw new ArgumentException($"method path '{path}' is not /service/method", nameof(path));
-        }
-
-        _method = new Method<byte[], DiscardedResponse>(MethodType.Unary, parts[0], parts[1], PreSerialized, Discard);
+        (string service, string method) = GrpcNetClientParts.SplitPath(path);
+        _method = new Method<byte[], DiscardedResponse>(MethodType.Unary, service, method, GrpcNetClientParts.PreSerialized, Discard);
         _messages = [.. messages];
         _timeout = timeout;
-        _channels = new GrpcChannel[Math.Max(1, connections)];
-        _invokers = new CallInvoker[_channels.Length];
-        for (int i = 0; i < _channels.Length; i++)
-        {
-            _channels[i] = GrpcChannel.ForAddress(address, new GrpcChannelOptions());
-            _invokers[i] = _channels[i].CreateCallInvoker();
-        }
+        (_channels, _invokers) = GrpcNetClientParts.Open(address, connections);
 
         Description = $"{description} @ {address} via {path} ({messages.Count} request(s), {messages[0].Length} B)";
     }
@@ -96,15 +73,7 @@ public sealed class GrpcUnaryTarget : ILoadTarget
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync()
-    {
-        foreach (GrpcChannel channel in _channels)
-        {
-            channel.Dispose();
-        }
-
-        return ValueTask.CompletedTask;
-    }
+    public ValueTask DisposeAsync() => GrpcNetClientParts.CloseAsync(_channels);
 }
 
 /// <summary>What the load tool keeps of a response: nothing (one shared instance, no allocation).</summary>
