@@ -54,65 +54,21 @@ commands="$OUT/commands.txt"
 : > "$commands"
 SECONDS=0
 
-# free_port, cpu_ticks
+# free_port, cpu_ticks, record, run, stop_started, stop_pid, start_gateway
 # shellcheck source=perf/lib.sh
 . "$root/perf/lib.sh"
+GW_LOGS="$OUT"
 
 log() { printf '[latency %4ds] %s\n' "$SECONDS" "$*" >&2; }
-
-record() {
-  local arg line=""
-  for arg in "$@"; do
-    if [[ "$arg" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then line+="$arg "; else line+="'${arg//\'/\'\\\'\'}' "; fi
-  done
-  printf '%s\n' "${line% }" >> "$commands"
-}
-
-run() { record "$@"; "$@"; }
 
 pids=()
 scratch=""
 cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_started
   if [ -n "$scratch" ]; then rm -rf "$scratch"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-stop_pid() {
-  local pid="$1" i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    sleep 0.25
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-# start_gateway NAME [overrides...]: sets GW_PID, GW_PORT, GW_ADMIN once /readyz answers.
-start_gateway() {
-  local name="$1"; shift
-  GW_PORT="$(free_port)"
-  GW_ADMIN="$(free_port)"
-  record dotnet "$server_dll" "--Gateway:GrpcPort=$GW_PORT" "--Gateway:AdminPort=$GW_ADMIN" "$@"
-  dotnet "$server_dll" "--Gateway:GrpcPort=$GW_PORT" "--Gateway:AdminPort=$GW_ADMIN" "$@" > "$OUT/gateway-$name.log" 2>&1 &
-  GW_PID=$!
-  pids+=("$GW_PID")
-  local i
-  for i in $(seq 1 240); do
-    if curl -sf "http://127.0.0.1:$GW_ADMIN/readyz" > /dev/null 2>&1; then
-      log "gateway $name ready on 127.0.0.1:$GW_PORT (admin $GW_ADMIN)"
-      return 0
-    fi
-    kill -0 "$GW_PID" 2>/dev/null || { log "gateway $name exited; see $OUT/gateway-$name.log"; tail -n 20 "$OUT/gateway-$name.log" >&2; return 1; }
-    sleep 0.5
-  done
-  log "gateway $name not ready after 120 s"
-  return 1
-}
 
 # CPU ticks (USER_HZ) of process $1's threads whose name starts with "batcher".
 batcher_ticks() {

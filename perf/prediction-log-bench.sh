@@ -10,7 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 # shellcheck disable=SC1091
-. perf/lib.sh
+. perf/lib.sh # free_port, stop_started, start_gateway
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 ROUNDS="${ROUNDS:-3}"; SINK_SECONDS="${SINK_SECONDS:-8}"; STEP="${STEP:-10s}"; WARM="${WARM:-3s}"
 out="perf/results"; mkdir -p "$out"
@@ -21,15 +21,15 @@ bench="perf/InferenceGateway.Benchmarks/bin/Release/net10.0/InferenceGateway.Ben
 work="$(mktemp -d /tmp/ig-plog-bench.XXXXXX)"
 pids=(); pg_bin=""; pg_data="$work/pg"
 cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_started
   if [ -n "$pg_bin" ] && [ -f "$pg_data/postmaster.pid" ]; then runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_data" -m immediate stop >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 log() { printf '[plog-bench %4ds] %s\n' "$SECONDS" "$*" >&2; }
 commands=()
-run() { commands+=("$*"); "$@"; }
+record() { commands+=("$*"); } # in place of lib.sh's (a file): this script writes its commands into its own report
+run() { record "$@"; "$@"; }
 
 if [ "${SKIP_BUILD:-0}" != "1" ]; then
   bash scripts/install-deps.sh
@@ -57,19 +57,13 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 # --- (2) Predict p99, log off vs on -------------------------------------------------------------------------
-start_gateway() { # name, extra args...
-  local name="$1"; shift
-  local g a; g="$(free_port)"; a="$(free_port)"
-  mkdir -p "$work/$name"
-  dotnet "$server" --Gateway:GrpcPort="$g" --Gateway:AdminPort="$a" --Gateway:DataDirectory="$work/$name" \
-    --Logging:LogLevel:Default=Warning "$@" > "$work/$name.log" 2>&1 &
-  pids+=("$!")
-  for _ in $(seq 1 120); do curl -sf "127.0.0.1:$a/readyz" >/dev/null && break; sleep 0.5; done
-  curl -sf "127.0.0.1:$a/readyz" >/dev/null || { cat "$work/$name.log"; exit 1; }
-  echo "$g $a"
-}
-read -r off_grpc off_admin < <(start_gateway off --Gateway:PredictionLog:Sink=None)
-read -r on_grpc on_admin < <(start_gateway on)
+# lib.sh's start_gateway (its pids reach cleanup: a gateway started in a $(...) or <(...) subshell would not).
+GW_LOGS="$work"; server_dll="$server"
+mkdir -p "$work/off" "$work/on"
+start_gateway off --Gateway:DataDirectory="$work/off" --Logging:LogLevel:Default=Warning --Gateway:PredictionLog:Sink=None || exit 1
+off_grpc="$GW_PORT"
+start_gateway on --Gateway:DataDirectory="$work/on" --Logging:LogLevel:Default=Warning || exit 1
+on_grpc="$GW_PORT"; on_admin="$GW_ADMIN"
 log "gateways: log off on $off_grpc, log on (SQLite) on $on_grpc"
 predict=(--target predict --model fraud --version 2 --entities 1000 --quiet)
 sat() { run dotnet "$load" run --url "http://127.0.0.1:$1" "${predict[@]}" --concurrency 64 --warmup "$WARM" --duration "$STEP" --json "$work/sat-$2.json" >/dev/null; }

@@ -61,85 +61,17 @@ if [ "${REPORT_ONLY:-0}" != "1" ]; then
 fi
 
 # --- process bookkeeping ------------------------------------------------------------------------------------
+# free_port, cpu_ticks, gc_allocated, record, run, stop_started, stop_pid, start_gateway
+# shellcheck source=perf/lib.sh
+. "$root/perf/lib.sh"
+GW_LOGS="$results"
 pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
+trap stop_started EXIT
 trap 'exit 130' INT TERM
 
 log() { printf '[run-suite %4ds] %s\n' "$SECONDS" "$*" >&2; }
 
-# Records a command line in commands.txt, quoted so it can be pasted into a shell (RESULTS.md lists them).
-record() {
-  local arg line=""
-  for arg in "$@"; do
-    if [[ "$arg" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then line+="$arg "; else line+="'${arg//\'/\'\\\'\'}' "; fi
-  done
-  printf '%s\n' "${line% }" >> "$commands"
-}
-
-# Runs a command after recording it.
-run() {
-  record "$@"
-  "$@"
-}
-
 note_status() { printf '%s: %s\n' "$1" "$2" >> "$status"; log "$1: $2"; }
-
-# free_port, cpu_ticks, gc_allocated
-# shellcheck source=perf/lib.sh
-. "$root/perf/lib.sh"
-
-stop_pid() {
-  local pid="$1" i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    sleep 0.25
-  done
-  log "pid $pid ignored SIGTERM for 15 s; killing"
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-# start_gateway NAME [config overrides...]: sets GW_PID, GW_PORT; ready when /readyz answers 2xx.
-start_gateway() {
-  local name="$1"; shift
-  GW_PORT="$(free_port)"
-  GW_ADMIN="$(free_port)"
-  local admin="$GW_ADMIN"
-  if [ ! -f "$server_dll" ]; then
-    log "gateway not built: $server_dll"
-    return 1
-  fi
-  record dotnet "$server_dll" "--Gateway:GrpcPort=$GW_PORT" "--Gateway:AdminPort=$admin" "$@"
-  dotnet "$server_dll" "--Gateway:GrpcPort=$GW_PORT" "--Gateway:AdminPort=$admin" "$@" > "$results/gateway-$name.log" 2>&1 &
-  GW_PID=$!
-  pids+=("$GW_PID")
-  local i
-  for i in $(seq 1 240); do
-    if curl -sf "http://127.0.0.1:$admin/readyz" > /dev/null 2>&1; then
-      log "gateway $name ready on 127.0.0.1:$GW_PORT (admin $admin) after ${i}x0.5 s"
-      return 0
-    fi
-    if ! kill -0 "$GW_PID" 2>/dev/null; then
-      log "gateway $name exited during start; see $results/gateway-$name.log"
-      tail -n 20 "$results/gateway-$name.log" >&2 || true
-      return 1
-    fi
-    sleep 0.5
-  done
-  log "gateway $name not ready after 120 s"
-  stop_pid "$GW_PID"
-  return 1
-}
 
 # start_echo: sets ECHO_PID, ECHO_PORT.
 start_echo() {
