@@ -19,7 +19,14 @@
 # Knobs (environment): SCENARIOS="ort transport batching" runs a subset; QUICK=1 shortens every run (to check the
 # script, not for numbers); SKIP_BUILD=1 uses existing Release binaries; REPORT_ONLY=1 rewrites RESULTS.md from the
 # files of the last run in perf/results (after a change to the report template) without running anything. Every process started here is stopped on
-# exit; every load run is bounded by duration or count; load goes to 127.0.0.1 only. Full suite: ~10 min on 2 cores.
+# exit; every load run is bounded by duration or count; load goes to 127.0.0.1 only.
+#
+# A subset still clears perf/results first and writes run-info.env, commands.txt and status.txt for itself alone. To
+# update one scenario's section and keep the others' from the last full run (as the features section was):
+#   SCENARIOS=features bash perf/run-suite.sh
+#   git checkout -- perf/results/run-info.env perf/results/commands.txt perf/results/status.txt $(git ls-files -d perf/results)
+#   REPORT_ONLY=1 bash perf/run-suite.sh
+# (the features and plog sections state their own run; the header, Status and Exact commands stay the full run's).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
