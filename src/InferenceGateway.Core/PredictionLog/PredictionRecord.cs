@@ -19,6 +19,12 @@ public sealed class PredictionRecord
     /// <summary>The request id outcomes are joined by.</summary>
     public string RequestId => _requestId ??= _requestIdUtf8Length == 0 ? "" : Encoding.UTF8.GetString(_requestIdUtf8, 0, _requestIdUtf8Length);
 
+    /// <summary>The request id when it was given as text; null when it was given as UTF-8 (<see cref="RequestIdUtf8"/>).</summary>
+    internal string? RequestIdText => _requestId ?? (_requestIdUtf8Length == 0 ? "" : null);
+
+    /// <summary>The request id's UTF-8 bytes when it was given so (see <see cref="RequestIdText"/>).</summary>
+    internal ReadOnlySpan<byte> RequestIdUtf8 => _requestIdUtf8.AsSpan(0, _requestIdUtf8Length);
+
     /// <summary>The request's event time, Unix milliseconds.</summary>
     public long EventTimeUnixMs { get; set; }
 
