@@ -15,6 +15,15 @@ gc_allocated() {
   curl -sf "http://127.0.0.1:$1/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total / { print $2 }'
 }
 
+# Rows and batches the batcher of model $2 has run so far ("rows batches"), from the admin port $1: the sum and count
+# of gateway_batcher_batch_size over its versions ("0 0" for a model without batches, e.g. ServerLive).
+batch_rows() {
+  curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="model=\"$2\"" '
+    index($0, "gateway_batcher_batch_size_sum{") == 1 && index($0, m) { s += $NF }
+    index($0, "gateway_batcher_batch_size_count{") == 1 && index($0, m) { c += $NF }
+    END { printf "%d %d\n", s, c }'
+}
+
 # The helpers below expect, from the script that sources this file: `commands` (the file command lines are recorded
 # in), `server_dll` (the gateway's Release build), `GW_LOGS` (the folder gateway logs go to), a `pids` array (every
 # process started, for the script's cleanup) and a `log` function.

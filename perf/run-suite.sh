@@ -11,7 +11,7 @@
 #                  then saturation: gateways at max batch 64 under h2load (1 and 8 rows per request) vs `ig-load ort`
 #                  at batch 64 in the same ORT arrangement (1 session x 2 threads, 2 x 1), interleaved, with the
 #                  bare echo server's cost per request at the same load (the bound two shared cores allow)
-#   plog           prediction log (issue 23): perf/prediction-log-bench.sh, its results/prediction-log.md as section (d)
+#   plog           prediction log (issue 23): perf/prediction-log-bench.sh, its results/prediction-log/summary.md appended
 #   features       streaming features (issue 21): ingest events/s in process (BenchmarkDotNet) and over gRPC
 #                  (ig-load ingest, gateway CPU per event), fraud v2 lookup + assembly in process, Predict fraud v2 vs
 #                  ModelInfer fraud v2 on precomputed vectors (interleaved), freshness over gRPC, state bytes per card
@@ -537,9 +537,9 @@ scenario_features() {
     codec) scenario_codec ;;
     transport) scenario_transport ;;
     batching) scenario_batching ;;
-    # The prediction log (issue 23): its own script writes results/prediction-log.md, appended to RESULTS.md below.
+    # The prediction log (issue 23): its own script writes results/prediction-log/summary.md, appended to RESULTS.md below.
     plog) record bash perf/prediction-log-bench.sh
-          SKIP_BUILD=1 bash perf/prediction-log-bench.sh > "$results/prediction-log.log" 2>&1 || note_status plog "FAILED (see $results/prediction-log.log)" ;;
+          mkdir -p "$results/prediction-log"; SKIP_BUILD=1 bash perf/prediction-log-bench.sh > "$results/prediction-log/run.log" 2>&1 || note_status plog "FAILED (see $results/prediction-log/run.log)" ;;
     features) scenario_features ;;
     *) note_status "$s" "unknown scenario (ort, batcher, codec, transport, batching, plog, features)" ;;
   esac
@@ -1038,10 +1038,33 @@ if os.path.exists(os.path.join(R, "batching-latency-throughput.svg")):
     w("![latency vs throughput, batching on vs off](results/batching-latency-throughput.svg)")
     w("")
 
-plog = read("prediction-log.md")
-if plog:
-    w("## (d) " + plog.split("\n", 1)[0].lstrip("# "))
-    w(plog.split("\n", 1)[1].replace("\n## ", "\n### "))
+# Measurements made by scripts of their own, each kept in a folder of results/ with its raw files and a summary.md
+# naming its commit, date and commands. They are appended whether or not this run regenerated them (the folders
+# survive the clean-up at the start), so RESULTS.md always carries every issue's side-by-side figures.
+SECTIONS = [
+    ("ab-builds", "issue 19, before/after the move to Grpc.AspNetCore and Microsoft.ML.OnnxRuntime: `perf/ab-builds.sh`"),
+    ("ort-package", "issue 19, ONNX Runtime alone before/after: `perf/ort-package-ab.sh`"),
+    ("latency-vs-concurrency", "issue 20: `perf/latency-vs-concurrency.sh`"),
+    ("prediction-log", "issue 23: `perf/prediction-log-bench.sh`, scenario `plog`"),
+    ("experiments", "issue 22: `perf/experiments-bench.sh`"),
+    ("overload", "issue 25"),
+]
+def demoted(text):
+    lines, fenced = [], False
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            fenced = not fenced
+        lines.append("#" + line if not fenced and line.startswith("#") else line)
+    return "\n".join(lines)
+for folder, origin in SECTIONS:
+    text = read(os.path.join(folder, "summary.md"))
+    if not text:
+        continue
+    title, _, body = text.partition("\n")
+    w("## " + title.lstrip("# "))
+    w("")
+    w(f"*From `perf/results/{folder}/` ({origin}); the summary states its own run. Relative links point into that folder.*")
+    w(demoted(body).replace("](", f"](results/{folder}/").replace(f"](results/{folder}/http", "](http"))
 
 # --- Streaming features (issue 21): everything from features-* files, so REPORT_ONLY and partial runs render it. ---
 def features_section():
@@ -1060,7 +1083,7 @@ def features_section():
       f"{info.get('features_rounds', '?')} round(s) of {info.get('features_long', '?')} per gateway run, "
       f"{info.get('features_trials', '?')} freshness trials per variant.{quick} One gateway (bundled models and "
       "`features/`, an empty feature state in a scratch data directory, the prediction log off: "
-      "`--Gateway:PredictionLog:Sink=None`, its cost is section (d)'s) on 127.0.0.1, ig-load's own HTTP/2 client "
+      "`--Gateway:PredictionLog:Sink=None`, its cost is the prediction log section's) on 127.0.0.1, ig-load's own HTTP/2 client "
       "(`--client h2`); every gateway run is bracketed by a `/metrics` scrape and the gateway's CPU ticks, so calls, "
       "events, server CPU and allocations below are the gateway's own counters over exactly that run (warm-up "
       "included), and client-side rates come from ig-load over its measured window.")
