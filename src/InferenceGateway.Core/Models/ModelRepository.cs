@@ -430,6 +430,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
         batching.MaxQueueDelayMicroseconds = overrides.MaxQueueDelayMicroseconds ?? batching.MaxQueueDelayMicroseconds;
         batching.AdaptiveWaitMicroseconds = overrides.AdaptiveWaitMicroseconds ?? batching.AdaptiveWaitMicroseconds;
         batching.MaxQueueSize = overrides.MaxQueueSize ?? batching.MaxQueueSize;
+        batching.MaxQueueTimeMicroseconds = overrides.MaxQueueTimeMicroseconds ?? batching.MaxQueueTimeMicroseconds;
         batching.PreferredBatchSize = overrides.PreferredBatchSize ?? batching.PreferredBatchSize;
         batching.RunOnCallerWhenIdle = overrides.RunOnCallerWhenIdle ?? batching.RunOnCallerWhenIdle;
         if (overrides.MaxBatchSize is { } max)
@@ -457,6 +458,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
             AdaptiveWait = TimeSpan.FromMicroseconds(batching?.AdaptiveWaitMicroseconds ?? 0),
             PreferredBatchSizes = batching?.PreferredBatchSize ?? [],
             MaxQueueSize = batching?.MaxQueueSize ?? NoSectionMaxQueueSize,
+            MaxQueueTime = TimeSpan.FromMicroseconds(batching?.MaxQueueTimeMicroseconds ?? DynamicBatchingConfig.DefaultMaxQueueTimeMicroseconds),
             PriorityLevels = batching?.PriorityLevels ?? 1,
             DefaultTimeout = TimeSpan.FromMicroseconds(batching?.DefaultTimeoutMicroseconds ?? 0),
             PreserveOrdering = batching?.PreserveOrdering ?? false,
