@@ -7,6 +7,7 @@ using InferenceGateway.Contracts.Gateway;
 using InferenceGateway.Core.Batching;
 using InferenceGateway.Core.Features;
 using InferenceGateway.Core.Models;
+using InferenceGateway.Core.PredictionLog;
 using InferenceGateway.Server.Services;
 using ContractFeatureValue = InferenceGateway.Contracts.Gateway.FeatureValue;
 
@@ -24,11 +25,13 @@ public sealed partial class PredictExecutor
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly IPredictionRecorder _log;
     private readonly ConditionalWeakTable<ModelVersion, VersionPlan> _plans = new();
 
     /// <summary>Creates the executor.</summary>
-    public PredictExecutor(InferenceExecutor versions, FeatureEngine features, GatewayMetrics metrics, TimeProvider time, ILogger<PredictExecutor> logger)
+    public PredictExecutor(InferenceExecutor versions, FeatureEngine features, GatewayMetrics metrics, TimeProvider time, ILogger<PredictExecutor> logger, IPredictionRecorder log)
     {
+        _log = log;
         _versions = versions;
         _features = features;
         _metrics = metrics;
@@ -64,10 +67,11 @@ public sealed partial class PredictExecutor
         BatchRequest? batchRequest = null;
         byte[]? input = null;
         byte[]? output = null;
+        VersionPlan? plan = null;
+        var eventTime = request.EventTimeUnixMs;
         try
         {
-            var plan = PlanFor(version);
-            var eventTime = request.EventTimeUnixMs;
+            plan = PlanFor(version);
             if (eventTime < 0)
             {
                 throw Invalid($"PredictRequest.event_time_unix_ms is negative ({eventTime})");
@@ -79,10 +83,13 @@ public sealed partial class PredictExecutor
             }
 
             var width = plan.Plan.Count;
-            input = ArrayPool<byte>.Shared.Rent(width * sizeof(float));
+
+            // The row, then one defaulted flag per feature: the flags outlive the batch's await for the prediction log.
+            input = ArrayPool<byte>.Shared.Rent(width * (sizeof(float) + sizeof(bool)));
             output = ArrayPool<byte>.Shared.Rent(plan.OutputBytes);
             var values = MemoryMarshal.Cast<byte, float>(input.AsSpan(0, width * sizeof(float)));
-            var defaulted = width <= 256 ? stackalloc bool[width] : new bool[width];
+            var defaulted = MemoryMarshal.Cast<byte, bool>(input.AsSpan(width * sizeof(float), width));
+            defaulted.Clear();
             var assembled = plan.Plan.Assemble(new FeatureRequest(request.EntityId, eventTime, request.Features, request.Attributes), values, defaulted);
             if (!assembled.IsSuccess)
             {
@@ -125,12 +132,24 @@ public sealed partial class PredictExecutor
                 response.Scores.Add(score);
             }
 
+            if (_log.IsEnabled && Record(request, requestId, eventTime, version, plan, input, output, batchRequest, start, StatusCode.OK) == RecordResult.Full)
+            {
+                // Overflow policy PushBack: the answer waits for room in the log, so no answered prediction goes unrecorded.
+                await RecordWhenRoomAsync(request, requestId, eventTime, version, plan, input, output, batchRequest, start, cancellationToken).ConfigureAwait(false);
+            }
+
             status = StatusCode.OK;
             return response;
         }
         catch (RpcException ex)
         {
             status = ex.StatusCode;
+            if (_log.IsEnabled && plan is { Error: null } && status != StatusCode.ResourceExhausted)
+            {
+                // Failed predictions are recorded with their status (never waited for: a full log drops them, counted).
+                Record(request, requestId, eventTime, version, plan, input, null, null, start, status);
+            }
+
             if (status == StatusCode.Internal)
             {
                 Log.PredictFailedInternal(_logger, requestId, version.Name, version.Version, ex.Status.Detail);
@@ -161,6 +180,51 @@ public sealed partial class PredictExecutor
 
             version.Release();
             _metrics.Record(version.Name, version.Version, "", status, start);
+        }
+    }
+
+    /// <summary>
+    /// Records a primary prediction (arm "", not a shadow): the features as assembled (copied from the pooled input
+    /// row, with their defaulted flags), the scores, and the batcher's queue and run times.
+    /// </summary>
+    private RecordResult Record(PredictRequest request, string requestId, long eventTime, ModelVersion version, VersionPlan plan, byte[]? input, byte[]? output, BatchRequest? batchRequest, long start, StatusCode status)
+    {
+        var width = plan.Plan.Count;
+        var entry = new PredictionEntry
+        {
+            RequestId = requestId,
+            EventTimeUnixMs = eventTime,
+            Model = version.Name,
+            Version = version.Version,
+            Arm = "",
+            EntityId = request.EntityId,
+            FeatureNames = input is null ? null : plan.Plan.FeatureNames,
+            Features = input is null ? default : MemoryMarshal.Cast<byte, float>(input.AsSpan(0, width * sizeof(float))),
+            Defaulted = input is null ? default : MemoryMarshal.Cast<byte, bool>(input.AsSpan(width * sizeof(float), width)),
+            Outputs = output is null ? default : MemoryMarshal.Cast<byte, float>(output.AsSpan(0, plan.OutputBytes)),
+            Rows = 1,
+            QueueMicroseconds = batchRequest is null ? 0 : (long)batchRequest.QueueTime.TotalMicroseconds,
+            ComputeMicroseconds = batchRequest is null ? 0 : (long)batchRequest.ComputeTime.TotalMicroseconds,
+            TotalMicroseconds = (long)Stopwatch.GetElapsedTime(start).TotalMicroseconds,
+            Status = (int)status,
+            CannotWait = status != StatusCode.OK,
+        };
+        return _log.TryRecord(entry);
+    }
+
+    private async Task RecordWhenRoomAsync(PredictRequest request, string requestId, long eventTime, ModelVersion version, VersionPlan plan, byte[] input, byte[] output, BatchRequest batchRequest, long start, CancellationToken cancellationToken)
+    {
+        try
+        {
+            do
+            {
+                await _log.WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
+            }
+            while (Record(request, requestId, eventTime, version, plan, input, output, batchRequest, start, StatusCode.OK) == RecordResult.Full);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, "the prediction log is full (overflow policy PushBack) and the call ended before it had room"));
         }
     }
 

@@ -51,6 +51,9 @@ public sealed class GatewayOptions
     /// <summary>Streaming features: definitions and the engine's state.</summary>
     public FeatureSettings Features { get; set; } = new();
 
+    /// <summary>The prediction log: sink, buffer and overflow policy.</summary>
+    public Server.PredictionLog.PredictionLogSettings PredictionLog { get; set; } = new();
+
     /// <summary>Every problem with the configuration, all at once (empty when valid).</summary>
     public List<string> Validate()
     {
@@ -92,6 +95,7 @@ public sealed class GatewayOptions
         }
         Grpc.Validate(errors);
         Features.Validate(errors);
+        PredictionLog.Validate(errors, DataDirectory);
         return errors;
     }
 }
