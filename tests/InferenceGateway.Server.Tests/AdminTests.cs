@@ -84,41 +84,32 @@ public sealed class AdminWithoutTokenTests(GatewayFixture gateway) : IClassFixtu
 /// The reload endpoint on a scratch repository with the poll loop off, so each reload is the scan that finds the change,
 /// and its answer says what that scan did.
 /// </summary>
-public sealed class AdminReloadReportTests : IAsyncLifetime
+public sealed class AdminReloadReportTests : ScratchGateway
 {
-    private readonly ScratchRepository _repository = new();
-    private TestGateway _gateway = null!;
+    protected override string[] GatewayArgs => ["--Gateway:Admin:Token=" + AdminTests.Token];
 
-    public async Task InitializeAsync()
+    protected override void Populate(ScratchRepository repository)
     {
-        _repository.WriteConfig("scale", 8, ("x", "FP32", 4), ("y", "FP32", 4));
-        _repository.PlaceModel("scale", "1", "scale2.onnx");
-        _gateway = await TestGateway.StartAsync(_repository.Path, null, "--Gateway:ModelRepository:PollInterval=00:00:00", "--Gateway:Admin:Token=" + AdminTests.Token);
-        await _gateway.WaitReadyAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        _repository.Dispose();
+        repository.WriteConfig("scale", 8, ("x", "FP32", 4), ("y", "FP32", 4));
+        repository.PlaceModel("scale", "1", "scale2.onnx");
     }
 
     [Fact]
     public async Task Reload_AddReplaceCorruptRemove_ReportsWhatEachScanDid()
     {
-        _repository.PlaceModel("scale", "2", "scale2.onnx");
+        Repository.PlaceModel("scale", "2", "scale2.onnx");
         var added = await ReloadAsync();
         Assert.Equal(["scale:2"], Strings(added, "loaded"));
         Assert.Empty(Strings(added, "reloaded"));
         Assert.Equal(2, added.GetProperty("serving").GetInt32());
 
-        _repository.PlaceModel("scale", "2", "scale3.onnx");
+        Repository.PlaceModel("scale", "2", "scale3.onnx");
         var replaced = await ReloadAsync();
         Assert.Empty(Strings(replaced, "loaded"));
         Assert.Equal(["scale:2"], Strings(replaced, "reloaded"));
         Assert.Empty(Strings(replaced, "unloaded"));
 
-        var corrupt = _repository.CorruptModel("scale", "1");
+        var corrupt = Repository.CorruptModel("scale", "1");
         var failed = await ReloadAsync();
         Assert.Empty(Strings(failed, "reloaded"));
         Assert.Contains(corrupt, failed.GetProperty("failed").GetProperty(corrupt).GetString(), StringComparison.Ordinal);
@@ -129,7 +120,7 @@ public sealed class AdminReloadReportTests : IAsyncLifetime
         Assert.Empty(again.GetProperty("failed").EnumerateObject());
         Assert.True(again.GetProperty("errors").TryGetProperty(corrupt, out _));
 
-        _repository.DeleteVersion("scale", "2");
+        Repository.DeleteVersion("scale", "2");
         var removed = await ReloadAsync();
         Assert.Equal(["scale:2"], Strings(removed, "unloaded"));
         Assert.Equal(1, removed.GetProperty("serving").GetInt32());
@@ -139,7 +130,7 @@ public sealed class AdminReloadReportTests : IAsyncLifetime
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/admin/models/reload");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminTests.Token);
-        using var response = await _gateway.Admin.SendAsync(request).WaitAsync(TestGateway.Timeout);
+        using var response = await Gateway.Admin.SendAsync(request).WaitAsync(TestGateway.Timeout);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var doc = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         return doc.RootElement.Clone();

@@ -10,24 +10,14 @@ namespace InferenceGateway.Server.Tests;
 /// an answer is right only if it is its own input, bit for bit, so any row sliced to the wrong caller, or out of order,
 /// or from a reused buffer shows.
 /// </summary>
-public sealed class IdentityOracleTests : IAsyncLifetime
+public sealed class IdentityOracleTests : ScratchGateway
 {
     private static readonly TimeSpan Timeout = TestGateway.Timeout;
-    private readonly ScratchRepository _repository = new();
-    private TestGateway _gateway = null!;
 
-    public async Task InitializeAsync()
+    protected override void Populate(ScratchRepository repository)
     {
-        _repository.WriteConfig("identity", 16, ("x", "FP32", 8), ("y", "FP32", 8), """{ "max_queue_size": 4096 }""");
-        _repository.PlaceModel("identity", "1", "identity8.onnx");
-        _gateway = await TestGateway.StartAsync(_repository.Path, null, "--Gateway:ModelRepository:PollInterval=00:00:00");
-        await _gateway.WaitReadyAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        _repository.Dispose();
+        repository.WriteConfig("identity", 16, ("x", "FP32", 8), ("y", "FP32", 8), """{ "max_queue_size": 4096 }""");
+        repository.PlaceModel("identity", "1", "identity8.onnx");
     }
 
     [Fact]
@@ -35,7 +25,7 @@ public sealed class IdentityOracleTests : IAsyncLifetime
     {
         const int Callers = 16;
         const int CallsEach = 24;
-        var invoker = _gateway.Channel.CreateCallInvoker();
+        var invoker = Gateway.Channel.CreateCallInvoker();
         var callers = Enumerable.Range(0, Callers).Select(c => Task.Run(async () =>
         {
             for (var i = 0; i < CallsEach; i++)
@@ -63,8 +53,8 @@ public sealed class IdentityOracleTests : IAsyncLifetime
         })).ToArray();
 
         await Task.WhenAll(callers).WaitAsync(TimeSpan.FromMinutes(2));
-        var scrape = await Metrics.UntilAsync(_gateway, s => s.Requests("identity", "1", "OK"), Callers * CallsEach, "every call counted OK");
-        Assert.Equal(0, _gateway.Repository.Models["identity"].Versions.Single().ActiveLeases);
+        var scrape = await Metrics.UntilAsync(Gateway, s => s.Requests("identity", "1", "OK"), Callers * CallsEach, "every call counted OK");
+        Assert.Equal(0, Gateway.Repository.Models["identity"].Versions.Single().ActiveLeases);
         Assert.True(scrape.Counter("gateway_batcher_batch_size_count", ("model", "identity"), ("version", "1")) > 0);
     }
 

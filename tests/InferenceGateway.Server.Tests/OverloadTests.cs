@@ -12,29 +12,19 @@ namespace InferenceGateway.Server.Tests;
 /// work queued than a small queue-time bound lets in, on a model whose compute (not the transport) is the limit. The
 /// surplus is refused at once with RESOURCE_EXHAUSTED, every admitted call is answered correctly, the counts agree, and
 /// the model serves again as soon as the load stops. No timing is asserted: the wait the bound keeps is in
-/// <c>perf/overload.sh</c>'s figures (perf/results/overload.md).
+/// <c>perf/overload.sh</c>'s figures (perf/results/overload/overload.md).
 /// </summary>
-public sealed class OverloadTests : IAsyncLifetime
+public sealed class OverloadTests : ScratchGateway
 {
     private const int Rows = 16;
     private const int Width = 128;
-    private readonly ScratchRepository _repository = new();
-    private TestGateway _gateway = null!;
 
-    public async Task InitializeAsync()
+    protected override void Populate(ScratchRepository repository)
     {
         // Each call is a whole batch of ~2 M multiply-adds a row: 24 callers keep up to 23 batches queued, far more than
         // the 2 ms bound lets in. A 4096-request queue would take them all.
-        _repository.WriteConfig("heavy", Rows, ("x", "FP32", Width), ("y", "FP32", Width), """{ "max_queue_size": 4096, "max_queue_time_microseconds": 2000 }""");
-        _repository.PlaceModel("heavy", "1", "heavy_identity.onnx");
-        _gateway = await TestGateway.StartAsync(_repository.Path, null, "--Gateway:ModelRepository:PollInterval=00:00:00");
-        await _gateway.WaitReadyAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        _repository.Dispose();
+        repository.WriteConfig("heavy", Rows, ("x", "FP32", Width), ("y", "FP32", Width), """{ "max_queue_size": 4096, "max_queue_time_microseconds": 2000 }""");
+        repository.PlaceModel("heavy", "1", "heavy_identity.onnx");
     }
 
     [Fact]
@@ -43,7 +33,7 @@ public sealed class OverloadTests : IAsyncLifetime
         const int Connections = 4;
         const int Callers = 24;
         const int CallsEach = 12;
-        var channels = Enumerable.Range(0, Connections).Select(_ => GrpcChannel.ForAddress($"http://127.0.0.1:{_gateway.GrpcPort}")).ToArray();
+        var channels = Enumerable.Range(0, Connections).Select(_ => GrpcChannel.ForAddress($"http://127.0.0.1:{Gateway.GrpcPort}")).ToArray();
         var refusals = new ConcurrentQueue<string>();
         var unexpected = new ConcurrentQueue<string>();
         var ok = 0;
@@ -94,16 +84,16 @@ public sealed class OverloadTests : IAsyncLifetime
         Assert.All(refusals, detail => Assert.StartsWith("heavy:1: overloaded:", detail, StringComparison.Ordinal));
 
         // The gateway's own counts: each refusal once, by the executor and the batcher, and nothing else failed.
-        var scrape = await Metrics.UntilAsync(_gateway, s => s.Requests("heavy", "1", "OK"), ok, "admitted calls counted OK");
+        var scrape = await Metrics.UntilAsync(Gateway, s => s.Requests("heavy", "1", "OK"), ok, "admitted calls counted OK");
         Assert.Equal(refusals.Count, scrape.Requests("heavy", "1", "ResourceExhausted"));
         Assert.Equal(refusals.Count, scrape.BatcherOutcome("heavy", "1", "overloaded"));
         Assert.Equal(0, scrape.BatcherOutcome("heavy", "1", "queue_full"));
 
         // Recovered at once: the queue is empty and the next call is admitted.
-        var version = _gateway.Repository.Models["heavy"].Versions.Single();
+        var version = Gateway.Repository.Models["heavy"].Versions.Single();
         await TestGateway.UntilAsync(() => version.Batcher.QueueDepth == 0 && version.ActiveLeases == 0, "the queue did not drain");
         var after = Input(1_000_000);
-        var answer = await _gateway.Channel.CreateCallInvoker().AsyncUnaryCall(KServeMethods.ModelInfer, null, new CallOptions(deadline: DateTime.UtcNow.AddMinutes(1)),
+        var answer = await Gateway.Channel.CreateCallInvoker().AsyncUnaryCall(KServeMethods.ModelInfer, null, new CallOptions(deadline: DateTime.UtcNow.AddMinutes(1)),
             KServeTests.RawRequest("heavy", "1", "x", [Rows, Width], after)).ResponseAsync.WaitAsync(TestGateway.Timeout);
         Assert.Equal(after, MemoryMarshal.Cast<byte, float>(answer.RawOutputContents[0].Span).ToArray());
     }

@@ -12,34 +12,22 @@ namespace InferenceGateway.Server.Tests;
 /// <c>held</c> (a 1-request queue whose request waits 10 s for company), <c>slow</c> (the same wait, room for more),
 /// <c>lookup</c> (fails inside ONNX Runtime for an index outside its table) and <c>draining</c>.
 /// </summary>
-public sealed class StatusGatewayFixture : IAsyncLifetime
+public sealed class StatusGatewayFixture : ScratchGateway
 {
     private const string TenSecondWait = """{ "policy": "fixed_delay", "max_queue_delay_microseconds": 10000000, "max_queue_size": {0} }""";
 
-    private readonly ScratchRepository _repository = new();
-
-    public TestGateway Gateway { get; private set; } = null!;
-
-    public async Task InitializeAsync()
+    protected override void Populate(ScratchRepository repository)
     {
         foreach (var (name, queue) in new[] { ("held", 1), ("slow", 16) })
         {
-            _repository.WriteConfig(name, 8, ("x", "FP32", 4), ("y", "FP32", 4), TenSecondWait.Replace("{0}", queue.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
-            _repository.PlaceModel(name, "1", "scale2.onnx");
+            repository.WriteConfig(name, 8, ("x", "FP32", 4), ("y", "FP32", 4), TenSecondWait.Replace("{0}", queue.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
+            repository.PlaceModel(name, "1", "scale2.onnx");
         }
 
-        _repository.WriteConfig("lookup", 8, ("index", "INT64", 1), ("y", "FP32", 1));
-        _repository.PlaceModel("lookup", "1", "lookup.onnx");
-        _repository.WriteConfig("draining", 8, ("x", "FP32", 4), ("y", "FP32", 4));
-        _repository.PlaceModel("draining", "1", "scale2.onnx");
-        Gateway = await TestGateway.StartAsync(_repository.Path, null, "--Gateway:ModelRepository:PollInterval=00:00:00");
-        await Gateway.WaitReadyAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Gateway.DisposeAsync();
-        _repository.Dispose();
+        repository.WriteConfig("lookup", 8, ("index", "INT64", 1), ("y", "FP32", 1));
+        repository.PlaceModel("lookup", "1", "lookup.onnx");
+        repository.WriteConfig("draining", 8, ("x", "FP32", 4), ("y", "FP32", 4));
+        repository.PlaceModel("draining", "1", "scale2.onnx");
     }
 }
 
