@@ -957,6 +957,12 @@ plog = read("prediction-log.md")
 if plog:
     w("## (d) " + plog.split("\n", 1)[0].lstrip("# "))
     w(plog.split("\n", 1)[1].replace("\n## ", "\n### "))
+# The overload run (make overload, perf/overload.sh) is not part of this suite: its section, written by hand next to its
+# raw output in the results/overload/ subfolder (which this suite does not delete), is carried over.
+overload = read("overload/section.md")
+if overload:
+    w(overload.rstrip("\n"))
+    w("")
 w("## Status")
 w("")
 w("```")
