@@ -105,13 +105,9 @@ public class OnnxSessionTests(ITestOutputHelper output)
         }
 
         var logger = new CapturingLogger();
-        var config = TestModels.Config with { ExecutionProvider = ExecutionProvider.Cuda, CudaDeviceId = 0 };
+        var (fallback, warning) = CreateFallingBackToCpu(cudaDeviceId: 0, logger);
+        using var session = fallback;
 
-        using var session = OnnxSession.Create(TestModels.Path("affine.onnx"), config, logger);
-
-        Assert.Equal(ExecutionProvider.Cpu, session.ExecutionProvider);
-        var warning = Assert.Single(logger.Entries, e => e.EventId.Name == "CudaProviderUnavailable");
-        output.WriteLine(warning.Message);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Equal(1, warning.EventId.Id);
         Assert.Contains("falling back to CPU", warning.Message);
@@ -166,13 +162,9 @@ public class OnnxSessionTests(ITestOutputHelper output)
         // last (registered, then failed) can only run on a GPU host: this CPU-only host has neither the CUDA libraries
         // nor a device, so here the test takes one of the first two paths.
         var logger = new CapturingLogger();
-        var config = TestModels.Config with { ExecutionProvider = ExecutionProvider.Cuda, CudaDeviceId = 4096 };
+        var (fallback, warning) = CreateFallingBackToCpu(cudaDeviceId: 4096, logger);
+        using var session = fallback;
 
-        using var session = OnnxSession.Create(TestModels.Path("affine.onnx"), config, logger);
-
-        Assert.Equal(ExecutionProvider.Cpu, session.ExecutionProvider);
-        var warning = Assert.Single(logger.Entries, e => e.EventId.Name == "CudaProviderUnavailable");
-        output.WriteLine(warning.Message);
         Assert.Contains("device 4096", warning.Message, StringComparison.Ordinal);
         Assert.Contains("falling back to CPU", warning.Message, StringComparison.Ordinal);
         if (!GpuBuild)
@@ -250,5 +242,19 @@ public class OnnxSessionTests(ITestOutputHelper output)
         new Random(1234).NextBytes(bytes);
         File.WriteAllBytes(path, bytes);
         return path;
+    }
+
+    /// <summary>
+    /// Creates the affine model's session asking for CUDA on <paramref name="cudaDeviceId"/>, asserts it fell back to
+    /// CPU, and returns it with the one warning in <paramref name="logger"/> that says why.
+    /// </summary>
+    private (OnnxSession Session, LogEntry Warning) CreateFallingBackToCpu(int cudaDeviceId, CapturingLogger logger)
+    {
+        var config = TestModels.Config with { ExecutionProvider = ExecutionProvider.Cuda, CudaDeviceId = cudaDeviceId };
+        var session = OnnxSession.Create(TestModels.Path("affine.onnx"), config, logger);
+        Assert.Equal(ExecutionProvider.Cpu, session.ExecutionProvider);
+        var warning = Assert.Single(logger.Entries, e => e.EventId.Name == "CudaProviderUnavailable");
+        output.WriteLine(warning.Message);
+        return (session, warning);
     }
 }
