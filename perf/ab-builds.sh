@@ -34,22 +34,24 @@ cp -r models/fraud models/bench_mlp "$repo/"
 /usr/bin/python3 perf/models/identity.py "$repo"
 # shellcheck source=perf/lib.sh
 . "$root/perf/lib.sh" # free_port, cpu_ticks, gc_allocated
-measure() { # label method payload streams
-  local url="http://127.0.0.1:$grpc/inference.GRPCInferenceService/$2" h2 a0 a1 t0 t1
+measure() { # label method payload streams model
+  local url="http://127.0.0.1:$grpc/inference.GRPCInferenceService/$2" h2 a0 a1 t0 t1 b0 b1
   h2load -n $((requests / 5)) -c 4 -m "$4" -d "$results/$3" -H 'content-type: application/grpc' -H 'te: trailers' "$url" > /dev/null
-  a0="$(gc_allocated "$admin")"; t0="$(cpu_ticks "$pid")"
+  a0="$(gc_allocated "$admin")"; t0="$(cpu_ticks "$pid")"; b0="$(batch_rows "$admin" "$5")"
   h2="$(h2load -n "$requests" -c 4 -m "$4" -d "$results/$3" -H 'content-type: application/grpc' -H 'te: trailers' "$url")"
-  t1="$(cpu_ticks "$pid")"; a1="$(gc_allocated "$admin")"
-  /usr/bin/python3 - "$round" "$build" "$1" "$h2" "$a0" "$a1" "$t0" "$t1" "$requests" <<'PY'
+  t1="$(cpu_ticks "$pid")"; a1="$(gc_allocated "$admin")"; b1="$(batch_rows "$admin" "$5")"
+  /usr/bin/python3 - "$round" "$build" "$1" "$h2" "$a0" "$a1" "$t0" "$t1" "$requests" "$b0" "$b1" <<'PY'
 import os, re, sys
-r, build, label, out, a0, a1, t0, t1, n = sys.argv[1:]
+r, build, label, out, a0, a1, t0, t1, n, b0, b1 = sys.argv[1:]
 rps = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", out).group(1)
 ok = int(re.search(r"(\d+) succeeded", out).group(1))
 tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
-print(f"{r},{build},{label},{rps},{(float(a1) - float(a0)) / ok:.0f},{(int(t1) - int(t0)) * tick_us / ok:.1f},{int(n) - ok}")
+(rows0, batches0), (rows1, batches1) = (map(int, b.split()) for b in (b0, b1))
+rows_per_batch = f"{(rows1 - rows0) / (batches1 - batches0):.1f}" if batches1 > batches0 else ""
+print(f"{r},{build},{label},{rps},{(float(a1) - float(a0)) / ok:.0f},{(int(t1) - int(t0)) * tick_us / ok:.1f},{int(n) - ok},{rows_per_batch}")
 PY
 }
-echo "round,build,target,req_per_s,alloc_bytes_per_req,server_cpu_us_per_req,failed" | tee "$out/ab-builds.csv"
+echo "round,build,target,req_per_s,alloc_bytes_per_req,server_cpu_us_per_req,failed,rows_per_batch" | tee "$out/ab-builds.csv"
 for round in $(seq 1 "$rounds"); do
   order="before after"; [ $((round % 2)) -eq 0 ] && order="after before"
   for build in $order; do
@@ -64,20 +66,21 @@ for round in $(seq 1 "$rounds"); do
       sleep 0.5
     done
     [ "$ready" = 1 ] || { echo "gateway $build did not become ready; see $out/gateway-$build.log" >&2; exit 1; }
-    measure identity ModelInfer identity-payload.bin 16
-    measure fraud ModelInfer fraud-v1-payload.bin 16
-    measure bench_mlp_saturation ModelInfer bench-mlp-payload.bin 64
-    measure server_live ServerLive server-live-payload.bin 16
+    measure identity ModelInfer identity-payload.bin 16 identity
+    measure fraud ModelInfer fraud-v1-payload.bin 16 fraud
+    measure bench_mlp_saturation ModelInfer bench-mlp-payload.bin 64 bench_mlp
+    measure server_live ServerLive server-live-payload.bin 16 none
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
   done
 done | tee -a "$out/ab-builds.csv"
 /usr/bin/python3 - "$out/ab-builds.csv" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-print("\n| target | build | req/s (median) | alloc/req (median) | server cpu/req (median) |\n|---|---|---:|---:|---:|")
+print("\n| target | build | req/s (median) | alloc/req (median) | server cpu/req (median) | rows/batch (median) |\n|---|---|---:|---:|---:|---:|")
 for target in dict.fromkeys(r["target"] for r in rows):
     for build in ("before", "after"):
         sel = [r for r in rows if r["target"] == target and r["build"] == build]
         med = lambda k: statistics.median(float(r[k]) for r in sel)
-        print(f"| {target} | {build} | {med('req_per_s'):,.0f} | {med('alloc_bytes_per_req'):,.0f} B | {med('server_cpu_us_per_req'):.1f} us |")
+        rows_per_batch = [float(r["rows_per_batch"]) for r in sel if r.get("rows_per_batch")]
+        print(f"| {target} | {build} | {med('req_per_s'):,.0f} | {med('alloc_bytes_per_req'):,.0f} B | {med('server_cpu_us_per_req'):.1f} us | {statistics.median(rows_per_batch) if rows_per_batch else 0:.1f} |")
 PY

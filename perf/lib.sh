@@ -21,3 +21,12 @@ require_builds() {
   load_dll="perf/InferenceGateway.LoadTest/bin/${1:-Release}/net10.0/ig-load.dll"
   [ -f "$server_dll" ] && [ -f "$load_dll" ] || { echo "$2: build first (make build)" >&2; exit 2; }
 }
+
+# Rows and batches the batcher of model $2 has run so far ("rows batches"), from the admin port $1: the sum and count
+# of gateway_batcher_batch_size over its versions ("0 0" for a model without batches, e.g. ServerLive).
+batch_rows() {
+  curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="model=\"$2\"" '
+    index($0, "gateway_batcher_batch_size_sum{") == 1 && index($0, m) { s += $NF }
+    index($0, "gateway_batcher_batch_size_count{") == 1 && index($0, m) { c += $NF }
+    END { printf "%d %d\n", s, c }'
+}

@@ -2,7 +2,7 @@
 # ORT alone (`ig-load ort`), two builds side by side: BEFORE (default /work/wt-ort-base, a worktree of d7e5ace, the
 # C-API binding over ONNX Runtime 1.30.0 from npm, its .cache copied in) and AFTER (this checkout: the official
 # package, 1.32.0). Within each round every case runs on both builds back to back, which goes first alternating
-# between rounds. Writes OUT/ort-ab.csv (default /tmp/ort-ab) and prints the table of perf/results/ort-package-ab.md
+# between rounds. Writes OUT/ort-ab.csv (default /tmp/ort-ab) and prints the table of perf/results/ort-package/summary.md
 # (medians, per-round after/before ratios, process CPU per row); SUMMARY_ONLY=1 reprints it from OUT/ort-ab.csv.
 #   ROUNDS=6 DUR=4s WARM=1s bash perf/ort-package-ab.sh
 #   CASES="bench_mlp:1:1 bench_mlp:64:1" ...     (model:batch:intra-op threads; 0 = one per core)

@@ -23,7 +23,7 @@ seconds="${OVERLOAD_SECONDS:-15}"
 factor="${OVERLOAD_FACTOR:-2}"
 require_builds "$config" overload
 mkdir -p "$out"
-rm -f "$out"/*.json "$out"/*.csv "$out"/*.log "$out"/overload.md "$out"/*.bin "$out"/*.txt # not section.md: written by hand
+rm -f "$out"/*.json "$out"/*.csv "$out"/*.log "$out"/overload.md "$out"/*.bin "$out"/*.txt # not summary.md: written by hand
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 23's measurements side by side in one run, written to perf/results/prediction-log.md with the commands:
+# Issue 23's measurements side by side in one run, written to perf/results/prediction-log/summary.md with the commands:
 #   (1) records/s sustained into each sink behind the real prediction log (buffer, writer, default batches):
 #       SQLite (a file in a temp dir) and PostgreSQL (a throwaway cluster on loopback, like the tests'), interleaved;
 #   (2) Predict p99 of fraud v2 with the prediction log on (default SQLite sink) and off (Sink=None), two gateways
@@ -13,8 +13,8 @@ cd "$root"
 . perf/lib.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 ROUNDS="${ROUNDS:-3}"; SINK_SECONDS="${SINK_SECONDS:-8}"; STEP="${STEP:-10s}"; WARM="${WARM:-3s}"
-out="perf/results"; mkdir -p "$out"
-md="$out/prediction-log.md"
+out="perf/results/prediction-log"; mkdir -p "$out"
+md="$out/summary.md"
 server="src/InferenceGateway.Server/bin/Release/net10.0/InferenceGateway.Server.dll"
 load="perf/InferenceGateway.LoadTest/bin/Release/net10.0/ig-load.dll"
 bench="perf/InferenceGateway.Benchmarks/bin/Release/net10.0/InferenceGateway.Benchmarks.dll"

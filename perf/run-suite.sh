@@ -453,9 +453,9 @@ sat_h2load() {
     codec) scenario_codec ;;
     transport) scenario_transport ;;
     batching) scenario_batching ;;
-    # The prediction log (issue 23): its own script writes results/prediction-log.md, appended to RESULTS.md below.
+    # The prediction log (issue 23): its own script writes results/prediction-log/summary.md, appended to RESULTS.md below.
     plog) record bash perf/prediction-log-bench.sh
-          SKIP_BUILD=1 bash perf/prediction-log-bench.sh > "$results/prediction-log.log" 2>&1 || note_status plog "FAILED (see $results/prediction-log.log)" ;;
+          mkdir -p "$results/prediction-log"; SKIP_BUILD=1 bash perf/prediction-log-bench.sh > "$results/prediction-log/run.log" 2>&1 || note_status plog "FAILED (see $results/prediction-log/run.log)" ;;
     *) note_status "$s" "unknown scenario (ort, batcher, codec, transport, batching, plog)" ;;
   esac
 done
@@ -953,16 +953,33 @@ if os.path.exists(os.path.join(R, "batching-latency-throughput.svg")):
     w("![latency vs throughput, batching on vs off](results/batching-latency-throughput.svg)")
     w("")
 
-plog = read("prediction-log.md")
-if plog:
-    w("## (d) " + plog.split("\n", 1)[0].lstrip("# "))
-    w(plog.split("\n", 1)[1].replace("\n## ", "\n### "))
-# The overload run (make overload, perf/overload.sh) is not part of this suite: its section, written by hand next to its
-# raw output in the results/overload/ subfolder (which this suite does not delete), is carried over.
-overload = read("overload/section.md")
-if overload:
-    w(overload.rstrip("\n"))
+# Measurements made by scripts of their own, each kept in a folder of results/ with its raw files and a summary.md
+# naming its commit, date and commands. They are appended whether or not this run regenerated them (the folders
+# survive the clean-up at the start), so RESULTS.md always carries every issue's side-by-side figures.
+SECTIONS = [
+    ("ab-builds", "issue 19, before/after the move to Grpc.AspNetCore and Microsoft.ML.OnnxRuntime: `perf/ab-builds.sh`"),
+    ("ort-package", "issue 19, ONNX Runtime alone before/after: `perf/ort-package-ab.sh`"),
+    ("latency-vs-concurrency", "issue 20: `perf/latency-vs-concurrency.sh`"),
+    ("prediction-log", "issue 23: `perf/prediction-log-bench.sh`, scenario `plog`"),
+    ("experiments", "issue 22: `perf/experiments-bench.sh`"),
+    ("overload", "issue 25"),
+]
+def demoted(text):
+    lines, fenced = [], False
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            fenced = not fenced
+        lines.append("#" + line if not fenced and line.startswith("#") else line)
+    return "\n".join(lines)
+for folder, origin in SECTIONS:
+    text = read(os.path.join(folder, "summary.md"))
+    if not text:
+        continue
+    title, _, body = text.partition("\n")
+    w("## " + title.lstrip("# "))
     w("")
+    w(f"*From `perf/results/{folder}/` ({origin}); the summary states its own run. Relative links point into that folder.*")
+    w(demoted(body).replace("](", f"](results/{folder}/").replace(f"](results/{folder}/http", "](http"))
 w("## Status")
 w("")
 w("```")

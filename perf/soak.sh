@@ -23,7 +23,7 @@ config="${CONFIG:-Release}"
 require_builds "$config" soak
 [ "$seconds" -ge $((every * 6)) ] || { echo "soak: SOAK_SECONDS must be at least 6 samples (SOAK_SAMPLE_SECONDS=$every)" >&2; exit 2; }
 mkdir -p "$out"
-rm -f "$out"/*.json "$out"/*.csv "$out"/*.log
+rm -rf "$out"/*.json "$out"/*.csv "$out"/*.log "$out/data" # data: the feature snapshot and the prediction log (SQLite) of the run
 
 grpc="$(free_port)"
 admin="$(free_port)"
@@ -31,7 +31,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-dotnet "$server_dll" "--Gateway:GrpcPort=$grpc" "--Gateway:AdminPort=$admin" --Logging:LogLevel:Default=Warning > "$out/gateway.log" 2>&1 &
+dotnet "$server_dll" "--Gateway:GrpcPort=$grpc" "--Gateway:AdminPort=$admin" "--Gateway:DataDirectory=$out/data" --Logging:LogLevel:Default=Warning > "$out/gateway.log" 2>&1 &
 gw=$!
 pids+=("$gw")
 for _ in $(seq 1 240); do

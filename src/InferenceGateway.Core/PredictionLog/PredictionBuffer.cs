@@ -16,11 +16,19 @@ internal sealed class PredictionBuffer
 {
     private readonly Cell[] _cells;
     private readonly int _mask;
+    private readonly ValueArrayPool<float> _floats;
+    private readonly ValueArrayPool<bool> _flags;
     private long _tail; // next cell a producer claims
     private long _head; // oldest cell the consumer has not released
 
-    public PredictionBuffer(int capacity)
+    /// <summary>
+    /// A buffer of <paramref name="capacity"/> records whose values beyond a cell's inline size borrow arrays of up
+    /// to <paramref name="maxValues"/> values from pools keeping at most <paramref name="poolBytes"/> between them.
+    /// </summary>
+    public PredictionBuffer(int capacity, int maxValues = 4096, long poolBytes = 16 << 20)
     {
+        _floats = new ValueArrayPool<float>(PredictionRecord.InlineValues, maxValues, poolBytes * 4 / 5);
+        _flags = new ValueArrayPool<bool>(PredictionRecord.InlineValues, maxValues, poolBytes / 5);
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 2);
         var size = (int)BitOperations.RoundUpToPowerOf2((uint)capacity);
         _cells = new Cell[size];
@@ -34,6 +42,27 @@ internal sealed class PredictionBuffer
 
     /// <summary>Cells in the ring (the configured capacity rounded up to a power of two).</summary>
     public int Capacity => _cells.Length;
+
+    /// <summary>
+    /// Bytes of value arrays the cells and pools hold now (a racy snapshot, for tests): what bounds the buffer's memory
+    /// beside its cells.
+    /// </summary>
+    public long ValueBytes
+    {
+        get
+        {
+            long bytes = _floats.PooledBytes + _flags.PooledBytes;
+            foreach (var cell in _cells)
+            {
+                if (cell.Record is { } record)
+                {
+                    bytes += record.ArrayBytes;
+                }
+            }
+
+            return bytes;
+        }
+    }
 
     /// <summary>Records claimed and not yet released (a racy snapshot).</summary>
     public int Count => (int)Math.Clamp(Volatile.Read(ref _tail) - Volatile.Read(ref _head), 0, _cells.Length);
@@ -53,7 +82,7 @@ internal sealed class PredictionBuffer
                 if (seen == position)
                 {
                     cell.Record ??= new PredictionRecord();
-                    cell.Record.CopyFrom(entry, servedAtUnixMs, maxValues);
+                    cell.Record.CopyFrom(entry, servedAtUnixMs, maxValues, _floats, _flags);
                     Volatile.Write(ref cell.Sequence, position + 1);
                     countAfter = (int)(position + 1 - Volatile.Read(ref _head));
                     return true;
@@ -104,7 +133,7 @@ internal sealed class PredictionBuffer
         for (var i = 0; i < count; i++, position++)
         {
             var cell = _cells[position & _mask];
-            cell.Record!.Clear();
+            cell.Record!.Clear(_floats, _flags);
             Volatile.Write(ref cell.Sequence, position + _cells.Length);
         }
 

@@ -51,7 +51,7 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
         _logger = logger;
         if (sink is not null)
         {
-            _buffer = new PredictionBuffer(options.Capacity);
+            _buffer = new PredictionBuffer(options.Capacity, options.MaxValuesPerRecord);
             _metrics = meterFactory is null ? null : new PredictionLogMetrics(meterFactory, this);
         }
     }

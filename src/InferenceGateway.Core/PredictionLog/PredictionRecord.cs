@@ -9,6 +9,12 @@ namespace InferenceGateway.Core.PredictionLog;
 /// </summary>
 public sealed class PredictionRecord
 {
+    /// <summary>
+    /// Values a buffer cell keeps in arrays of its own between records (a feature vector); larger inputs and outputs
+    /// borrow arrays from the buffer's <see cref="ValueArrayPool{T}"/> while buffered.
+    /// </summary>
+    internal const int InlineValues = 32;
+
     private float[] _features = [];
     private bool[] _defaulted = [];
     private float[] _outputs = [];
@@ -18,6 +24,12 @@ public sealed class PredictionRecord
 
     /// <summary>The request id outcomes are joined by.</summary>
     public string RequestId => _requestId ??= _requestIdUtf8Length == 0 ? "" : Encoding.UTF8.GetString(_requestIdUtf8, 0, _requestIdUtf8Length);
+
+    /// <summary>The request id when it was given as text; null when it was given as UTF-8 (<see cref="RequestIdUtf8"/>).</summary>
+    internal string? RequestIdText => _requestId ?? (_requestIdUtf8Length == 0 ? "" : null);
+
+    /// <summary>The request id's UTF-8 bytes when it was given so (see <see cref="RequestIdText"/>).</summary>
+    internal ReadOnlySpan<byte> RequestIdUtf8 => _requestIdUtf8.AsSpan(0, _requestIdUtf8Length);
 
     /// <summary>The request's event time, Unix milliseconds.</summary>
     public long EventTimeUnixMs { get; set; }
@@ -82,8 +94,14 @@ public sealed class PredictionRecord
     /// <summary>The first output, the score evaluation uses; NaN when there is none.</summary>
     public float Score => OutputCount > 0 ? _outputs[0] : float.NaN;
 
-    /// <summary>Copies an entry into this slot; arrays grow once and are reused afterwards.</summary>
-    internal void CopyFrom(in PredictionEntry entry, long servedAtUnixMs, int maxValues)
+    /// <summary>Bytes of the value arrays this slot holds (their lengths, not the counts in use).</summary>
+    internal long ArrayBytes => ((long)_features.Length * sizeof(float)) + ((long)_outputs.Length * sizeof(float)) + _defaulted.Length;
+
+    /// <summary>
+    /// Copies an entry into this slot; arrays of up to <see cref="InlineValues"/> values grow once and are reused,
+    /// larger ones come from the pools when given (the buffer's) and go back there in <see cref="Clear"/>.
+    /// </summary>
+    internal void CopyFrom(in PredictionEntry entry, long servedAtUnixMs, int maxValues, ValueArrayPool<float>? floats = null, ValueArrayPool<bool>? flags = null)
     {
         if (entry.RequestId is not null)
         {
@@ -93,7 +111,7 @@ public sealed class PredictionRecord
         else
         {
             _requestId = null;
-            Copy(entry.RequestIdUtf8, ref _requestIdUtf8);
+            Copy(entry.RequestIdUtf8, ref _requestIdUtf8, null);
             _requestIdUtf8Length = entry.RequestIdUtf8.Length;
         }
 
@@ -107,9 +125,9 @@ public sealed class PredictionRecord
         // Values beyond the cap: inputs are not kept at all (a cut row would misname values), outputs are cut.
         var omitInputs = entry.InputsOmitted || entry.Features.Length > maxValues;
         FeatureNames = omitInputs ? null : entry.FeatureNames;
-        FeatureCount = omitInputs ? 0 : Copy(entry.Features, ref _features);
-        DefaultedCount = omitInputs ? 0 : Copy(entry.Defaulted, ref _defaulted);
-        OutputCount = Copy(entry.Outputs.Length > maxValues ? entry.Outputs[..maxValues] : entry.Outputs, ref _outputs);
+        FeatureCount = omitInputs ? 0 : Copy(entry.Features, ref _features, floats);
+        DefaultedCount = omitInputs ? 0 : Copy(entry.Defaulted, ref _defaulted, flags);
+        OutputCount = Copy(entry.Outputs.Length > maxValues ? entry.Outputs[..maxValues] : entry.Outputs, ref _outputs, floats);
         Rows = entry.Rows <= 0 ? 1 : entry.Rows;
         QueueMicroseconds = entry.QueueMicroseconds;
         ComputeMicroseconds = entry.ComputeMicroseconds;
@@ -118,24 +136,48 @@ public sealed class PredictionRecord
         InputsOmitted = omitInputs;
     }
 
-    /// <summary>Drops the references a slot holds once stored, so an idle buffer pins no request strings.</summary>
-    internal void Clear()
+    /// <summary>
+    /// Drops the references a slot holds once stored, so an idle buffer pins no request strings, and gives arrays
+    /// larger than <see cref="InlineValues"/> back to the pools they came from.
+    /// </summary>
+    internal void Clear(ValueArrayPool<float>? floats = null, ValueArrayPool<bool>? flags = null)
     {
         _requestId = null;
         _requestIdUtf8Length = 0;
         Model = Version = Arm = EntityId = "";
         FeatureNames = null;
+        GiveBack(ref _features, floats);
+        GiveBack(ref _outputs, floats);
+        GiveBack(ref _defaulted, flags);
+        FeatureCount = DefaultedCount = OutputCount = 0;
     }
 
-    private static int Copy<T>(ReadOnlySpan<T> source, ref T[] destination)
+    private static int Copy<T>(ReadOnlySpan<T> source, ref T[] destination, ValueArrayPool<T>? pool)
     {
         if (destination.Length < source.Length)
         {
-            destination = new T[source.Length];
+            if (pool is not null && source.Length > InlineValues)
+            {
+                GiveBack(ref destination, pool);
+                destination = pool.Rent(source.Length);
+            }
+            else
+            {
+                destination = new T[source.Length];
+            }
         }
 
         source.CopyTo(destination);
         return source.Length;
+    }
+
+    private static void GiveBack<T>(ref T[] array, ValueArrayPool<T>? pool)
+    {
+        if (pool is not null && array.Length > InlineValues)
+        {
+            pool.Return(array);
+            array = [];
+        }
     }
 }
 

@@ -231,7 +231,12 @@ public sealed partial class PredictExecutor
     /// <summary>The version's compiled feature plan, or the reason Predict cannot serve it (FAILED_PRECONDITION / NOT_FOUND).</summary>
     private VersionPlan PlanFor(ModelVersion version)
     {
-        var plan = _plans.GetValue(version, v => VersionPlan.Create(v, _features));
+        // TryGetValue first: the factory captures this executor, a delegate allocated per call otherwise.
+        if (!_plans.TryGetValue(version, out var plan))
+        {
+            plan = _plans.GetValue(version, v => VersionPlan.Create(v, _features));
+        }
+
         return plan.Error is { } error ? throw error : plan;
     }
 

@@ -62,6 +62,20 @@ public abstract class SinkContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WriteAsync_NonAsciiTextAndUtf8RequestIds_ComeBackUnchanged()
+    {
+        // Request ids reach the log as text (Predict) or as the wire's UTF-8 bytes (ModelInfer); both must store the same.
+        var fromBytes = new PredictionRecord();
+        fromBytes.CopyFrom(new PredictionEntry { RequestIdUtf8 = "réq-ü-2"u8, Model = "fraud", Version = "1", Arm = "contrôle", Outputs = new[] { 0.5f } }, 1_000, 4096);
+        PredictionRecord[] batch = [Record("réq-ü-1", 1_000, "1", 0.25f, arm: "contrôle"), fromBytes];
+        await Sink.WriteAsync("unicode", batch, CancellationToken.None).WaitAsync(Timeout);
+        var rows = await ReadAsync();
+        Assert.Equal(["réq-ü-1", "réq-ü-2"], rows.Select(r => r.RequestId));
+        Assert.All(rows, r => Assert.Equal("contrôle", r.Arm));
+        Assert.Equal(0.5f, rows[1].Score);
+    }
+
+    [Fact]
     public async Task WriteAsync_SameBatchIdTwice_StoredOnce()
     {
         PredictionRecord[] batch = [Record("a", 1_000, "1", 0.1f), Record("b", 1_000, "1", 0.2f)];
