@@ -26,7 +26,9 @@ mkdir -p "$out"
 rm -f "$out"/*.json "$out"/*.csv "$out"/*.log "$out"/overload.md "$out"/*.bin "$out"/*.txt # not summary.md: written by hand
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+# The gateways' data directories (feature snapshot, prediction log: hundreds of MB at these rates), outside the checkout.
+scratch="$(mktemp -d)"
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$scratch"; }
 trap cleanup EXIT
 
 dotnet "$load_dll" payload --model bench_mlp --version 1 --rows-per-request 8 --out "$out/probe-8rows.bin" > /dev/null
@@ -35,7 +37,8 @@ one_run() { # label, then extra gateway arguments
   local label="$1"; shift
   local grpc admin gw sampler stop="$out/$label.stop"
   grpc="$(free_port)"; admin="$(free_port)"
-  dotnet "$server_dll" "--Gateway:GrpcPort=$grpc" "--Gateway:AdminPort=$admin" --Logging:LogLevel:Default=Warning "$@" \
+  dotnet "$server_dll" "--Gateway:GrpcPort=$grpc" "--Gateway:AdminPort=$admin" "--Gateway:DataDirectory=$scratch/$label" \
+    --Logging:LogLevel:Default=Warning "$@" \
     > "$out/$label-gateway.log" 2>&1 &
   gw=$!; pids+=("$gw")
   for _ in $(seq 1 240); do
