@@ -47,6 +47,12 @@ bench: deps models build
 soak: deps models build
 	CONFIG=$(CONFIG) bash perf/soak.sh
 
+# Overload bounded in time (perf/overload.sh, ~2 minutes): bench_mlp at 2x its measured saturation, open loop on 16
+# connections, with its queue-time bound and again without; offered and accepted rates, rejects by status, accepted
+# p50/p99, resident memory and recovery into perf/results/overload/ (a subfolder: `make bench` leaves it alone).
+overload: deps models build
+	CONFIG=$(CONFIG) bash perf/overload.sh
+
 # Streams models/data/transactions.csv.gz through a running gateway (`make run` in another shell) as "Predict, then
 # ingest" and reports throughput and fraud v2's AUC (held-out days: 0.9876, models/fraud/metrics.json). Needs a fresh
 # feature state: events older than what the gateway holds come back late.

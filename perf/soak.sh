@@ -14,15 +14,13 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 # shellcheck source=perf/lib.sh
-. "$root/perf/lib.sh" # free_port, cpu_ticks, gc_allocated
+. "$root/perf/lib.sh" # free_port, cpu_ticks, gc_allocated, require_builds
 
 seconds="${SOAK_SECONDS:-600}"
 every="${SOAK_SAMPLE_SECONDS:-30}"
 out="${SOAK_OUT:-/tmp/ig-soak}"
 config="${CONFIG:-Release}"
-server_dll="src/InferenceGateway.Server/bin/$config/net10.0/InferenceGateway.Server.dll"
-load_dll="perf/InferenceGateway.LoadTest/bin/$config/net10.0/ig-load.dll"
-[ -f "$server_dll" ] && [ -f "$load_dll" ] || { echo "soak: build first (make build)" >&2; exit 2; }
+require_builds "$config" soak
 [ "$seconds" -ge $((every * 6)) ] || { echo "soak: SOAK_SECONDS must be at least 6 samples (SOAK_SAMPLE_SECONDS=$every)" >&2; exit 2; }
 mkdir -p "$out"
 rm -rf "$out"/*.json "$out"/*.csv "$out"/*.log "$out/data" # data: the feature snapshot and the prediction log (SQLite) of the run

@@ -12,12 +12,22 @@ public class OnnxSessionTests(ITestOutputHelper output)
     private static readonly float[] AffineInput = [1, 1, 1, 1, 0, -1];
     private static readonly float[] AffineExpected = [9.5f, 11f, -3.5f, -5f];
 
+    /// <summary>The <c>OrtFlavor</c> this test build was made with (<c>Cpu</c> unless <c>-p:OrtFlavor=Gpu</c>).</summary>
+    private static readonly string TestBuildFlavor = typeof(OnnxSessionTests).Assembly
+        .GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+        .Cast<System.Reflection.AssemblyMetadataAttribute>()
+        .FirstOrDefault(a => a.Key == "OrtFlavor")?.Value is { Length: > 0 } flavor ? flavor : "Cpu";
+
+    private static bool GpuBuild => TestBuildFlavor == "Gpu";
+
     [Fact]
-    public void RuntimeVersion_CpuBuild_Is1_32_0FromTheCpuPackage()
+    public void RuntimeVersion_ThisBuild_Is1_32_0FromTheFlavoursPackage()
     {
         Assert.Equal("1.32.0", OnnxSession.RuntimeVersion);
-        Assert.Equal("Cpu", OnnxSession.BuildFlavor);
-        Assert.Contains("CPUExecutionProvider", OrtEnv.Instance().GetAvailableProviders());
+        Assert.Equal(TestBuildFlavor, OnnxSession.BuildFlavor);
+        var providers = OrtEnv.Instance().GetAvailableProviders();
+        Assert.Contains("CPUExecutionProvider", providers);
+        Assert.Equal(GpuBuild, providers.Contains("CUDAExecutionProvider")); // the package's, whether or not this host has a GPU
     }
 
     [Fact]
@@ -85,14 +95,19 @@ public class OnnxSessionTests(ITestOutputHelper output)
     [Fact]
     public void Create_CudaRequestedOnCpuBuild_FallsBackToCpuAndLogsOrtsReason()
     {
+        if (GpuBuild)
+        {
+            // The GPU package: CUDA where the host has it, else the same fallback; Create_CudaOnADeviceThatDoesNotExist_*
+            // checks the fallback on every build and host.
+            using var any = OnnxSession.Create(TestModels.Path("affine.onnx"), TestModels.Config with { ExecutionProvider = ExecutionProvider.Cuda });
+            Assert.Equal(AffineExpected, RunAffine(any));
+            return;
+        }
+
         var logger = new CapturingLogger();
-        var config = TestModels.Config with { ExecutionProvider = ExecutionProvider.Cuda, CudaDeviceId = 0 };
+        var (fallback, warning) = CreateFallingBackToCpu(cudaDeviceId: 0, logger);
+        using var session = fallback;
 
-        using var session = OnnxSession.Create(TestModels.Path("affine.onnx"), config, logger);
-
-        Assert.Equal(ExecutionProvider.Cpu, session.ExecutionProvider);
-        var warning = Assert.Single(logger.Entries, e => e.EventId.Name == "CudaProviderUnavailable");
-        output.WriteLine(warning.Message);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Equal(1, warning.EventId.Id);
         Assert.Contains("falling back to CPU", warning.Message);
@@ -135,7 +150,29 @@ public class OnnxSessionTests(ITestOutputHelper output)
 
         Assert.DoesNotContain(logger.Entries, e => e.Level >= LogLevel.Warning);
         var created = Assert.Single(logger.Entries, e => e.EventId.Name == "SessionCreated");
-        Assert.Contains("ONNX Runtime 1.32.0, Cpu build", created.Message);
+        Assert.Contains($"ONNX Runtime 1.32.0, {TestBuildFlavor} build", created.Message);
+    }
+
+    [Fact]
+    public void Create_CudaOnADeviceThatDoesNotExist_FallsBackToCpuWithOrtsReason()
+    {
+        // Where CUDA fails decides the reason: a CPU build cannot register the provider at all; a GPU build on a host
+        // without CUDA 13 cannot load the provider's library; a GPU build on a GPU host registers the provider and then
+        // fails to create the session on device 4096. Every one falls back to a working CPU session and says why. The
+        // last (registered, then failed) can only run on a GPU host: this CPU-only host has neither the CUDA libraries
+        // nor a device, so here the test takes one of the first two paths.
+        var logger = new CapturingLogger();
+        var (fallback, warning) = CreateFallingBackToCpu(cudaDeviceId: 4096, logger);
+        using var session = fallback;
+
+        Assert.Contains("device 4096", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("falling back to CPU", warning.Message, StringComparison.Ordinal);
+        if (!GpuBuild)
+        {
+            Assert.Contains("CUDA execution provider is not enabled in this build", warning.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(AffineExpected, RunAffine(session));
     }
 
     [Fact]
@@ -205,5 +242,19 @@ public class OnnxSessionTests(ITestOutputHelper output)
         new Random(1234).NextBytes(bytes);
         File.WriteAllBytes(path, bytes);
         return path;
+    }
+
+    /// <summary>
+    /// Creates the affine model's session asking for CUDA on <paramref name="cudaDeviceId"/>, asserts it fell back to
+    /// CPU, and returns it with the one warning in <paramref name="logger"/> that says why.
+    /// </summary>
+    private (OnnxSession Session, LogEntry Warning) CreateFallingBackToCpu(int cudaDeviceId, CapturingLogger logger)
+    {
+        var config = TestModels.Config with { ExecutionProvider = ExecutionProvider.Cuda, CudaDeviceId = cudaDeviceId };
+        var session = OnnxSession.Create(TestModels.Path("affine.onnx"), config, logger);
+        Assert.Equal(ExecutionProvider.Cpu, session.ExecutionProvider);
+        var warning = Assert.Single(logger.Entries, e => e.EventId.Name == "CudaProviderUnavailable");
+        output.WriteLine(warning.Message);
+        return (session, warning);
     }
 }

@@ -9,13 +9,16 @@ using InferenceGateway.Server.Services;
 
 namespace InferenceGateway.Server.Tests;
 
-/// <summary>The gateway as a real process: SIGTERM during load drains in-flight work and exits 0.</summary>
+/// <summary>
+/// The gateway as a real process: SIGTERM during load turns health NOT_SERVING for watchers, drains in-flight work and
+/// exits 0.
+/// </summary>
 public sealed class LifecycleTests
 {
     private static readonly TimeSpan GracePeriod = TimeSpan.FromSeconds(20);
 
     [Fact]
-    public async Task Sigterm_DuringLoad_InFlightCompleteNewCallsUnavailableExitZero()
+    public async Task Sigterm_DuringLoad_HealthNotServingInFlightCompleteNewCallsUnavailableExitZero()
     {
         var grpcPort = FreePort();
         var adminPort = FreePort();
@@ -72,11 +75,34 @@ public sealed class LifecycleTests
             // The 16 workers move in step (their calls share batches), so there are moments when every call is still
             // uploading and none has reached the server: SIGTERM then has nothing in flight to drain, and the calls
             // are rightly refused. Send it while the batcher holds queued work, which takes several batch runs.
+            // Health watchers (load balancers) are told before the listeners close: the whole server and each model.
+            using var watchStop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            var health = new global::Grpc.Health.V1.Health.HealthClient(channel);
+            var watches = new[] { "", "bench_mlp" }.Select(service => health.Watch(new global::Grpc.Health.V1.HealthCheckRequest { Service = service }, cancellationToken: watchStop.Token)).ToArray();
+            foreach (var watch in watches)
+            {
+                Assert.True(await watch.ResponseStream.MoveNext().WaitAsync(TimeSpan.FromSeconds(30)));
+                Assert.Equal(global::Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, watch.ResponseStream.Current.Status);
+            }
+
             await WaitQueuedAsync(adminPort, minimum: 4);
             Volatile.Write(ref sigtermAt, Stopwatch.GetTimestamp());
             using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString()]))
             {
                 await kill.WaitForExitAsync();
+            }
+
+            foreach (var watch in watches)
+            {
+                Assert.True(await watch.ResponseStream.MoveNext().WaitAsync(TimeSpan.FromSeconds(30)), "the health watch ended without NOT_SERVING");
+                Assert.Equal(global::Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.NotServing, watch.ResponseStream.Current.Status);
+            }
+
+            // A watch is a call in flight: end it, as a watcher that saw NOT_SERVING does, so the drain need not wait for it.
+            await watchStop.CancelAsync();
+            foreach (var watch in watches)
+            {
+                watch.Dispose();
             }
 
             var exitWatch = Stopwatch.StartNew();
@@ -151,6 +177,10 @@ public sealed class LifecycleTests
         info.ArgumentList.Add($"--Gateway:AdminPort={adminPort}");
         info.ArgumentList.Add($"--Gateway:ModelRepository:Path={RepoPaths.Models}");
         info.ArgumentList.Add($"--Gateway:ShutdownGracePeriod={GracePeriod}");
+
+        // 16 callers of 32 rows each keep ~500 bench_mlp rows queued: on a busy 2-core host more than the default 100 ms
+        // queue-time bound runs, and calls would be refused as overloaded. This test wants them queued (the drain).
+        info.ArgumentList.Add("--Gateway:Models:bench_mlp:MaxQueueTimeMicroseconds=0");
         info.ArgumentList.Add("--Gateway:OnnxRuntime:IntraOpThreads=1");
         info.ArgumentList.Add($"--Gateway:DataDirectory={TestDataDirectory.Create()}");
         return Process.Start(info)!;

@@ -1,5 +1,10 @@
+using Grpc.Core;
+using InferenceGateway.Core.Batching;
 using InferenceGateway.Core.Models;
+using InferenceGateway.Core.Tests.Batching;
 using InferenceGateway.OnnxRuntime;
+using InferenceGateway.Server.Services;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InferenceGateway.Server.Tests;
@@ -26,10 +31,24 @@ public sealed class ModelRepositoryTests : IDisposable
         File.Copy(Path.Combine(RepoPaths.Models, "fraud", from, "model.onnx"), Path.Combine(dir, "model.onnx"));
     }
 
-    private ModelRepository CreateRepository() => new(
-        new ModelRepositoryOptions { Path = _root, PollInterval = TimeSpan.Zero, DrainTimeout = TimeSpan.FromSeconds(10) },
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(10);
+
+    private ModelRepository CreateRepository(TimeProvider? time = null, ILoggerFactory? loggerFactory = null) => new(
+        new ModelRepositoryOptions { Path = _root, PollInterval = TimeSpan.Zero, DrainTimeout = DrainTimeout },
         new OnnxModelBackend(new OrtSessionConfig { IntraOpThreads = 1 }, new Dictionary<string, ModelOverrides>(), NullLoggerFactory.Instance),
-        NullLoggerFactory.Instance);
+        loggerFactory ?? NullLoggerFactory.Instance,
+        time);
+
+    private static async Task UntilAsync(Func<bool> condition, string what)
+    {
+        var until = DateTime.UtcNow + Timeout;
+        while (!condition() && DateTime.UtcNow < until)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition(), what);
+    }
 
     [Fact]
     public async Task Scan_VersionAdded_IsServedWithoutRestart()
@@ -52,28 +71,87 @@ public sealed class ModelRepositoryTests : IDisposable
     public async Task Scan_VersionRemoved_DrainsAdmittedRequestsBeforeRelease()
     {
         CopyVersion("2", "2");
-        await using var repository = CreateRepository();
+        var time = new ManualTimeProvider();
+        await using var repository = CreateRepository(time);
         await repository.StartAsync(CancellationToken.None).WaitAsync(Timeout);
         Assert.True(repository.TryGetVersion("fraud", "1", out var version));
         Assert.True(version!.TryAcquire()); // An in-flight request.
 
         Directory.Delete(Path.Combine(_root, "fraud", "1"), recursive: true);
-        await repository.ScanAsync(CancellationToken.None).WaitAsync(Timeout);
+        var report = await repository.ScanAsync(CancellationToken.None).WaitAsync(Timeout);
 
+        Assert.Equal(["fraud:1"], report.Unloaded);
         Assert.False(repository.TryGetVersion("fraud", "1", out _));
         Assert.Equal(ModelVersionState.Draining, version.State);
         Assert.False(version.TryAcquire()); // No new requests.
-        await Task.Delay(200);
-        Assert.Equal(ModelVersionState.Draining, version.State); // Not cut off while the request holds its lease.
+
+        // Up to the last tick of the drain timeout the virtual clock has fired nothing: only the lease can end the drain.
+        time.Advance(DrainTimeout - TimeSpan.FromTicks(1));
+        Assert.Equal(ModelVersionState.Draining, version.State);
 
         version.Release();
-        var until = DateTime.UtcNow + Timeout;
-        while (version.State != ModelVersionState.Unloaded && DateTime.UtcNow < until)
-        {
-            await Task.Delay(20);
-        }
+        await UntilAsync(() => version.State == ModelVersionState.Unloaded, "the version was not released after its last lease");
+    }
 
-        Assert.Equal(ModelVersionState.Unloaded, version.State);
+    [Fact]
+    public async Task Scan_DrainTimeoutExpiresWithLeasesHeld_ReleasedAnywayAndALateHolderGetsShuttingDown()
+    {
+        // docs/models.md: the session is released after DrainTimeout even while requests hold leases; a holder that
+        // reaches the batcher afterwards is refused (UNAVAILABLE on the wire), and the warning says how many were held.
+        var time = new ManualTimeProvider();
+        var logs = new CapturingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs));
+        await using var repository = CreateRepository(time, loggerFactory);
+        await repository.StartAsync(CancellationToken.None).WaitAsync(Timeout);
+        Assert.True(repository.TryGetVersion("fraud", "1", out var version));
+        Assert.True(version!.TryAcquire());
+        Assert.True(version.TryAcquire());
+
+        Directory.Delete(Path.Combine(_root, "fraud", "1"), recursive: true);
+        await repository.ScanAsync(CancellationToken.None).WaitAsync(Timeout);
+        time.Advance(DrainTimeout);
+
+        await UntilAsync(() => version.State == ModelVersionState.Unloaded, "the version was not released when the drain timeout expired");
+        Assert.Equal(2, version.ActiveLeases);
+        var warning = Assert.Single(logs.Entries, e => e.EventName == "DrainTimedOut");
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains("still had 2 requests", warning.Message, StringComparison.Ordinal);
+
+        var late = version.Batcher.RentRequest();
+        late.Rows = 1;
+        late.SetInput(0, new byte[3 * sizeof(float)]);
+        late.SetOutput(0, new byte[sizeof(float)]);
+        var result = await version.Batcher.EnqueueAsync(late).AsTask().WaitAsync(Timeout);
+        Assert.Equal(BatchFailureReason.ShuttingDown, result.Reason);
+        Assert.Equal(StatusCode.Unavailable, InferenceExecutor.ToStatusCode(result.Reason));
+        version.Release();
+        version.Release();
+        Assert.Equal(0, version.ActiveLeases);
+    }
+
+    [Fact]
+    public async Task Scan_UnchangedBadFile_NotLoadedAgainButStillReported()
+    {
+        CopyVersion("2", "2");
+        var path = Path.Combine(_root, "fraud", "2", "model.onnx");
+        await File.WriteAllBytesAsync(path, [1, 2, 3, 4, 5]);
+        var logs = new CapturingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs));
+        await using var repository = CreateRepository(loggerFactory: loggerFactory);
+
+        await repository.StartAsync(CancellationToken.None).WaitAsync(Timeout);
+        var again = await repository.ScanAsync(CancellationToken.None).WaitAsync(Timeout);
+
+        Assert.Empty(again.Failed);
+        Assert.Contains(path, again.Errors.Keys);
+        Assert.Single(logs.Entries, e => e.EventName == "LoadFailed");
+
+        // A new file is tried at once (here a good one).
+        File.Copy(Path.Combine(RepoPaths.Models, "fraud", "2", "model.onnx"), path, overwrite: true);
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddSeconds(1));
+        var fixedScan = await repository.ScanAsync(CancellationToken.None).WaitAsync(Timeout);
+        Assert.Equal(["fraud:2"], fixedScan.Loaded);
+        Assert.Empty(fixedScan.Errors);
     }
 
     [Fact]

@@ -39,7 +39,16 @@ public class BatcherOverheadBenchmark
     [GlobalSetup]
     public void Setup()
     {
-        var options = new BatchingOptions { MaxBatchSize = MaxBatchSize, Policy = Policy, MaxQueueDelay = TimeSpan.Zero, MaxQueueSize = 4096, RunOnCallerWhenIdle = RunOnCaller };
+        // MaxQueueTime as the gateway's models have it by default: the admission check runs on every queued request.
+        var options = new BatchingOptions
+        {
+            MaxBatchSize = MaxBatchSize,
+            Policy = Policy,
+            MaxQueueDelay = TimeSpan.Zero,
+            MaxQueueSize = 4096,
+            RunOnCallerWhenIdle = RunOnCaller,
+            MaxQueueTime = TimeSpan.FromMilliseconds(100),
+        };
         _batcher = new DynamicBatcher(
             "bench",
             "1",

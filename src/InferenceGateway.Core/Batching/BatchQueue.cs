@@ -10,12 +10,14 @@ internal sealed class BatchQueue
 {
     private readonly BatchRequest?[] _heads;
     private readonly BatchRequest?[] _tails;
+    private readonly int[] _levelRows;
     private int _count;
 
     public BatchQueue(int levels)
     {
         _heads = new BatchRequest?[levels];
         _tails = new BatchRequest?[levels];
+        _levelRows = new int[levels];
     }
 
     /// <summary>Number of priority levels.</summary>
@@ -29,6 +31,18 @@ internal sealed class BatchQueue
 
     /// <summary>Rows of the queued requests, all levels.</summary>
     public int Rows { get; private set; }
+
+    /// <summary>Rows queued at <paramref name="level"/> and the levels served before it: the work ahead of a request queued there.</summary>
+    public int RowsAhead(int level)
+    {
+        var rows = 0;
+        for (var l = 0; l <= level; l++)
+        {
+            rows += _levelRows[l];
+        }
+
+        return rows;
+    }
 
     /// <summary>Oldest request of <paramref name="level"/>, or null.</summary>
     public BatchRequest? Head(int level) => _heads[level];
@@ -52,6 +66,7 @@ internal sealed class BatchQueue
         _tails[level] = request;
         _count++;
         Rows += request.Rows;
+        _levelRows[level] += request.Rows;
     }
 
     /// <summary>Unlinks a queued request and marks it taken.</summary>
@@ -81,6 +96,7 @@ internal sealed class BatchQueue
         request.State = BatchRequest.StateTaken;
         _count--;
         Rows -= request.Rows;
+        _levelRows[level] -= request.Rows;
     }
 
     /// <summary>

@@ -9,6 +9,7 @@ namespace InferenceGateway.Core.Batching;
 /// <item><term><see cref="ExecutionFailed"/></term><description>INTERNAL, with the runner's (ONNX Runtime's) message</description></item>
 /// <item><term><see cref="ShuttingDown"/></term><description>UNAVAILABLE</description></item>
 /// <item><term><see cref="InvalidInput"/></term><description>INVALID_ARGUMENT</description></item>
+/// <item><term><see cref="Overloaded"/></term><description>RESOURCE_EXHAUSTED</description></item>
 /// </list>
 /// </summary>
 public enum BatchFailureReason
@@ -33,6 +34,13 @@ public enum BatchFailureReason
 
     /// <summary>The request does not fit the model's tensors (rows, byte lengths, shapes, priority).</summary>
     InvalidInput,
+
+    /// <summary>
+    /// Refused without waiting: the rows queued ahead of it would take longer to run than
+    /// <see cref="BatchingOptions.MaxQueueTime"/> (or than the time left before its deadline), at the model's recent
+    /// cost per row.
+    /// </summary>
+    Overloaded,
 }
 
 /// <summary>Outcome of one batched request: success, or a <see cref="BatchFailureReason"/> with a message.</summary>

@@ -7,9 +7,10 @@ namespace InferenceGateway.Core.Batching;
 /// Batcher instruments on the <c>InferenceGateway</c> meter. All carry tags <c>model</c> and <c>version</c>:
 /// <list type="bullet">
 /// <item><c>gateway.batcher.requests</c> (counter, + <c>outcome</c>: success, queue_full, deadline_exceeded, cancelled,
-/// execution_failed, shutting_down, invalid_input): every request answered.</item>
+/// execution_failed, shutting_down, invalid_input, overloaded): every request answered.</item>
 /// <item><c>gateway.batcher.rejections</c> (counter, + <c>reason</c>): requests refused without running: at admission
-/// (queue_full, shutting_down, invalid_input) or timed out in the queue (deadline_exceeded, Triton's REJECT action).</item>
+/// (queue_full, overloaded, shutting_down, invalid_input) or timed out in the queue (deadline_exceeded, Triton's REJECT
+/// action).</item>
 /// <item><c>gateway.batcher.queue_duration</c> (histogram, s): enqueue to batch start, per request that ran.</item>
 /// <item><c>gateway.batcher.compute_duration</c> (histogram, s): one runner call, per batch.</item>
 /// <item><c>gateway.batcher.batch_size</c> (histogram, rows): rows per batch.</item>
@@ -98,7 +99,7 @@ public sealed class BatcherMetrics
     {
         private static readonly string[] s_names =
         [
-            "success", "queue_full", "deadline_exceeded", "cancelled", "execution_failed", "shutting_down", "invalid_input",
+            "success", "queue_full", "deadline_exceeded", "cancelled", "execution_failed", "shutting_down", "invalid_input", "overloaded",
         ];
 
         private readonly TagList[] _outcomes;

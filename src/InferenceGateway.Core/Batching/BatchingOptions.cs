@@ -55,6 +55,17 @@ public sealed class BatchingOptions
     /// <summary>Most requests queued (all priority levels together); beyond it requests fail at once with QueueFull.</summary>
     public int MaxQueueSize { get; set; } = 1024;
 
+    /// <summary>
+    /// Longest a request may expect to wait in the queue before its batch starts; zero (the default here; model configs
+    /// default to 100 ms) admits by <see cref="MaxQueueSize"/> alone. A request that finds more rows queued ahead of it
+    /// (at its priority level or above) than the instances can run in this time, at the model's recent cost per row
+    /// (a moving average over batches), is refused at once with <see cref="BatchFailureReason.Overloaded"/>; so is one
+    /// whose deadline is nearer than that wait. Under overload the queue then holds about this much work, so accepted
+    /// requests wait about this long at most instead of until the queue is full, and refusals cost no waiting. A
+    /// request that finds nothing queued is always admitted, and nothing is refused before the first batch has run.
+    /// </summary>
+    public TimeSpan MaxQueueTime { get; set; }
+
     /// <summary>Number of priority levels; level 1 is served first. At least 1.</summary>
     public int PriorityLevels { get; set; } = 1;
 
@@ -136,6 +147,11 @@ public sealed class BatchingOptions
         else if (DefaultPriority < 1 || DefaultPriority > PriorityLevels)
         {
             errors.Add(Format("DefaultPriority must be between 1 and PriorityLevels {0}, was {1}", PriorityLevels, DefaultPriority));
+        }
+
+        if (MaxQueueTime < TimeSpan.Zero)
+        {
+            errors.Add(Format("MaxQueueTime must be >= 0, was {0}", MaxQueueTime));
         }
 
         if (DefaultTimeout < TimeSpan.Zero)

@@ -41,6 +41,8 @@ public sealed partial class DynamicBatcher
             // Racy read-modify-write across instances: a lost update only delays the average by one run.
             var average = Volatile.Read(ref _averageRunTicks);
             Volatile.Write(ref _averageRunTicks, average == 0 ? runTicks : average + ((runTicks - average) / 8));
+            instance.LastRunTicks = runTicks;
+            instance.LastRunRows = rows;
             for (var j = 0; error is null && j < _outputSpecs.Length; j++)
             {
                 if (!run.IsOutputRowShapeKnown(j))
@@ -133,7 +135,7 @@ public sealed partial class DynamicBatcher
         }
 
         _metrics.Requests.Add(1, _tags!.Outcome(reason));
-        if (reason is BatchFailureReason.QueueFull or BatchFailureReason.ShuttingDown
+        if (reason is BatchFailureReason.QueueFull or BatchFailureReason.Overloaded or BatchFailureReason.ShuttingDown
             or BatchFailureReason.InvalidInput or BatchFailureReason.DeadlineExceeded)
         {
             _metrics.Rejections.Add(1, _tags.Reason(reason));

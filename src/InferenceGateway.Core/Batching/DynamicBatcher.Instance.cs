@@ -35,6 +35,12 @@ public sealed partial class DynamicBatcher
         /// <summary>Its thread sleeps waiting for work (under the queue lock).</summary>
         public bool IdleWaiting { get; set; }
 
+        /// <summary>Run time (timestamp ticks) and rows of the batch it ran last, until folded into the cost averages under the queue lock.</summary>
+        public long LastRunTicks;
+
+        /// <summary>See <see cref="LastRunTicks"/>; 0 once folded.</summary>
+        public int LastRunRows;
+
         /// <summary>Counted in the batcher's claimed-while-idle count (under the queue lock).</summary>
         public bool CountedClaimedIdle { get; set; }
     }

@@ -6,8 +6,8 @@ public sealed partial class DynamicBatcher
 {
     private static partial class Log
     {
-        [LoggerMessage(101, LogLevel.Information, "Batcher for {Model} version {Version} started: {Instances} instances, max batch {MaxBatchSize} rows, policy {Policy}, wait {WaitMicroseconds} us (kept by: {WaitMechanism})", EventName = "BatcherStarted")]
-        public static partial void Started(ILogger logger, string model, string version, int instances, int maxBatchSize, string policy, double waitMicroseconds, string waitMechanism);
+        [LoggerMessage(101, LogLevel.Information, "Batcher for {Model} version {Version} started: {Instances} instances, max batch {MaxBatchSize} rows, policy {Policy}, wait {WaitMicroseconds} us (kept by: {WaitMechanism}), max queue time {MaxQueueTimeMilliseconds} ms", EventName = "BatcherStarted")]
+        public static partial void Started(ILogger logger, string model, string version, int instances, int maxBatchSize, string policy, double waitMicroseconds, string waitMechanism, double maxQueueTimeMilliseconds);
 
         [LoggerMessage(102, LogLevel.Warning, "Batch of {Rows} rows on {Model} version {Version} instance {Instance} failed: {Message}", EventName = "BatchFailed")]
         public static partial void BatchFailed(ILogger logger, Exception exception, string model, string version, int instance, int rows, string message);

@@ -83,6 +83,7 @@ public sealed partial class DynamicBatcher
                 count = 0;
                 lock (_gate)
                 {
+                    FoldRunCost(instance);
                     var now = _time.GetTimestamp();
                     if (!_stopping && _queue.Count > 0 && now < budgetEnd)
                     {

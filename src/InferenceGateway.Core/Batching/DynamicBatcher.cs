@@ -33,6 +33,8 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private const string CancelledMessage = "request was cancelled while queued";
     private const string DeadlineMessage = "deadline exceeded while queued";
     private const string QueueFullMessage = "batcher queue is full";
+    private const string OverloadedMessage = "overloaded: the requests queued ahead would take longer than the model's max queue time to run; retry later";
+    private const string DeadlineTooNearMessage = "deadline too near: the requests queued ahead would take longer to run than the time left before the deadline";
     private const string ShuttingDownMessage = "model version is shutting down";
 
     private static readonly Action<object?> s_onCancelled = static state => ((BatchRequest)state!).Owner.OnCancelled((BatchRequest)state);
@@ -49,6 +51,12 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     // hands the queue to the instance threads: long enough to absorb a burst on a small model without a thread
     // hand-off, short enough that the caller's own response is not held up behind a large model's batches.
     private static readonly TimeSpan CallerDrainBudget = TimeSpan.FromMicroseconds(50);
+
+    /// <summary>
+    /// A cancellation this close to a queued request's deadline is counted as the deadline (see <c>OnCancelled</c>).
+    /// Covers the coarse clock of .NET's timers (up to one 10 ms jiffy on HZ=100 kernels) twice over.
+    /// </summary>
+    internal static readonly TimeSpan DeadlineCancellationSlack = TimeSpan.FromMilliseconds(20);
 
     private readonly object _gate = new();
     private readonly TimeProvider _time;
@@ -72,6 +80,12 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private readonly bool _runOnCaller;
     private readonly long _callerDrainTicks;
     private int _claimedIdle;
+
+    // The queue-time bound (BatchingOptions.MaxQueueTime), in timestamp ticks (0: none), and the recent run costs it is
+    // judged by (DynamicBatcher.QueueTime.cs), under the queue lock.
+    private readonly long _maxQueueTicks;
+    private readonly RunCostWindow? _runCosts;
+    private readonly long _deadlineSlackTicks;
 
     // Moving average of one runner call (timestamp ticks), across instances. Running on the caller is only for runs
     // that are cheap next to a thread hand-off: a long run would block a thread-pool (Kestrel) thread, starving I/O.
@@ -169,6 +183,9 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         _preciseWaits = _waitTicks > 0 && ReferenceEquals(timeProvider, TimeProvider.System) && PreciseSleeper.IsSupported;
         _spinLeadTicks = ToTimestampTicks(SpinLead);
         _defaultTimeoutTicks = ToTimestampTicks(options.DefaultTimeout);
+        _maxQueueTicks = ToTimestampTicks(options.MaxQueueTime);
+        _runCosts = _maxQueueTicks > 0 ? new RunCostWindow() : null;
+        _deadlineSlackTicks = ToTimestampTicks(DeadlineCancellationSlack);
         _maxQueueSize = options.MaxQueueSize;
         _defaultLevel = options.DefaultPriority - 1;
         _runOnCaller = options.RunOnCallerWhenIdle && !options.PreserveOrdering;
@@ -226,7 +243,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
         var wait = _fixedDelay ? options.MaxQueueDelay : options.AdaptiveWait;
         Log.Started(_logger, model, version, _instances.Length, _maxRows, options.Policy.ToConfigName(), wait.TotalMicroseconds,
-            _waitTicks == 0 ? "none" : _preciseWaits ? "precise" : "timer");
+            _waitTicks == 0 ? "none" : _preciseWaits ? "precise" : "timer", options.MaxQueueTime.TotalMilliseconds);
         if (!_fixedDelay && _waitTicks > 0 && _instances.Length == 1)
         {
             Log.AdaptiveWaitUnused(_logger, model, version, wait.TotalMicroseconds);
@@ -378,6 +395,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         }
 
         var rejection = BatchFailureReason.None;
+        string? overloaded = null;
         lock (_gate)
         {
             if (_stopping)
@@ -391,6 +409,10 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             else if (_queue.Count >= _maxQueueSize || _ordering is { IsFull: true })
             {
                 rejection = BatchFailureReason.QueueFull;
+            }
+            else if (_runCosts is not null && (overloaded = Admission(request.Level, deadline, now)) is not null)
+            {
+                rejection = BatchFailureReason.Overloaded;
             }
             else
             {
@@ -428,6 +450,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
             {
                 BatchFailureReason.ShuttingDown => ShuttingDownMessage,
                 BatchFailureReason.Cancelled => CancelledMessage,
+                BatchFailureReason.Overloaded => overloaded!,
                 _ => QueueFullMessage,
             });
         }
@@ -601,7 +624,13 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
         // Inside this registration's own callback: the registration is spent, and disposing it here is pointless.
         request.Registration = default;
-        Complete(request, BatchFailureReason.Cancelled, CancelledMessage, executed: false);
+
+        // A token that fires at (or just before) the request's deadline is the deadline's doing: gRPC servers cancel a
+        // call's token when its deadline passes, from a timer on a coarse clock (1-10 ms early), and that races this
+        // batcher's own deadline. The caller's status must not depend on which wins.
+        var byDeadline = request.DeadlineAt != long.MaxValue && _time.GetTimestamp() >= request.DeadlineAt - _deadlineSlackTicks;
+        Complete(request, byDeadline ? BatchFailureReason.DeadlineExceeded : BatchFailureReason.Cancelled,
+            byDeadline ? DeadlineMessage : CancelledMessage, executed: false);
     }
 
     private void OnDelayTimer()
@@ -670,6 +699,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
                 lock (_gate)
                 {
                     instance.Running = false;
+                    FoldRunCost(instance);
                     while (true)
                     {
                         if (instance.ClaimedByCaller)

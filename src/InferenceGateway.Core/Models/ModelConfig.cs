@@ -163,6 +163,17 @@ public sealed class DynamicBatchingConfig
     /// <summary>Most requests queued per version before new ones are rejected.</summary>
     public int MaxQueueSize { get; set; } = 4096;
 
+    /// <summary>
+    /// Longest a request may expect to wait in the queue: one that finds more work queued ahead of it than the model
+    /// runs in this time (at its recent cost per row), or than its deadline leaves, is refused at once
+    /// (RESOURCE_EXHAUSTED); see <see cref="Batching.BatchingOptions.MaxQueueTime"/>. 0 turns the bound off (only
+    /// <see cref="MaxQueueSize"/> applies). Not a Triton knob.
+    /// </summary>
+    public long MaxQueueTimeMicroseconds { get; set; } = DefaultMaxQueueTimeMicroseconds;
+
+    /// <summary>The default <see cref="MaxQueueTimeMicroseconds"/>, also for models without a dynamic_batching section: 100 ms.</summary>
+    public const long DefaultMaxQueueTimeMicroseconds = 100_000;
+
     /// <summary>Number of priority levels (1 = highest).</summary>
     public int PriorityLevels { get; set; } = 1;
 
@@ -206,6 +217,11 @@ public sealed class DynamicBatchingConfig
         if (MaxQueueSize < 1)
         {
             errors.Add($"dynamic_batching.max_queue_size must be >= 1, was {MaxQueueSize}");
+        }
+
+        if (MaxQueueTimeMicroseconds < 0 || MaxQueueTimeMicroseconds > 60_000_000)
+        {
+            errors.Add($"dynamic_batching.max_queue_time_microseconds must be between 0 and 60000000, was {MaxQueueTimeMicroseconds}");
         }
 
         if (PriorityLevels < 1 || PriorityLevels > 16)

@@ -24,6 +24,10 @@ public sealed partial class ModelRepository : IAsyncDisposable
     private readonly List<Task> _draining = [];
     private volatile FrozenDictionary<string, ServedModel> _models = FrozenDictionary<string, ServedModel>.Empty;
     private Dictionary<string, string> _errors = new(StringComparer.Ordinal);
+
+    // Files that failed to load (or warm), by path, with the file and config times they failed with: not tried again,
+    // nor logged again, until one of them changes. A bad 20 MB model would otherwise be parsed and logged every poll.
+    private Dictionary<string, FailedLoad> _failedLoads = new(StringComparer.Ordinal);
     private Task? _pollLoop;
     private volatile bool _initialScanDone;
     private int _disposed;
@@ -122,8 +126,8 @@ public sealed partial class ModelRepository : IAsyncDisposable
         }
     }
 
-    /// <summary>Rescans the folder now: loads new and changed versions, drains removed ones.</summary>
-    public async Task ScanAsync(CancellationToken cancellationToken)
+    /// <summary>Rescans the folder now: loads new and changed versions, drains removed ones, and says what it did.</summary>
+    public async Task<ModelScanReport> ScanAsync(CancellationToken cancellationToken)
     {
         await _scanLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -134,7 +138,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
                 await WarmUpAsync(version, scan, cancellationToken).ConfigureAwait(false);
             }
 
-            Publish(scan);
+            return Publish(scan);
         }
         finally
         {
@@ -173,7 +177,16 @@ public sealed partial class ModelRepository : IAsyncDisposable
         public List<ModelVersion> WarmUpFailures { get; } = [];
 
         public Dictionary<string, string> Errors { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Loads tried in this scan that failed, by path (the report's <see cref="ModelScanReport.Failed"/>).</summary>
+        public Dictionary<string, string> Failed { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The failed loads standing after this scan: those carried over unchanged, and this scan's.</summary>
+        public Dictionary<string, FailedLoad> FailedLoads { get; } = new(StringComparer.Ordinal);
     }
+
+    /// <summary>A file that failed to load: the times it failed with, and the error.</summary>
+    private readonly record struct FailedLoad(DateTime FileTime, DateTime ConfigTime, string Message);
 
     private ScanResult ScanCore(CancellationToken cancellationToken)
     {
@@ -206,7 +219,13 @@ public sealed partial class ModelRepository : IAsyncDisposable
             catch (ModelConfigException ex)
             {
                 errors[configPath] = ex.Message;
-                Log.ConfigInvalid(_logger, configPath, ex.Message);
+                if (!_failedLoads.TryGetValue(configPath, out var known) || known.ConfigTime != configTime)
+                {
+                    Log.ConfigInvalid(_logger, configPath, ex.Message);
+                    scan.Failed[configPath] = ex.Message;
+                }
+
+                scan.FailedLoads[configPath] = new FailedLoad(configTime, configTime, ex.Message);
                 if (existing is not null)
                 {
                     next[name] = [.. existing.Versions]; // Keep serving what was loaded.
@@ -253,7 +272,26 @@ public sealed partial class ModelRepository : IAsyncDisposable
                     continue;
                 }
 
+                if (_failedLoads.TryGetValue(modelPath, out var failed) && failed.FileTime == fileTime && failed.ConfigTime == configTime)
+                {
+                    // Failed with these very files before: report it again, do not load (nor log) it again.
+                    errors[modelPath] = failed.Message;
+                    scan.FailedLoads[modelPath] = failed;
+                    if (loaded is not null)
+                    {
+                        versions.Add(loaded);
+                    }
+
+                    continue;
+                }
+
                 var fresh = TryLoad(config, version, modelPath, fileTime, errors);
+                if (fresh is null)
+                {
+                    scan.Failed[modelPath] = errors[modelPath];
+                    scan.FailedLoads[modelPath] = new FailedLoad(fileTime, configTime, errors[modelPath]);
+                }
+
                 if (fresh is not null)
                 {
                     versions.Add(fresh);
@@ -285,13 +323,16 @@ public sealed partial class ModelRepository : IAsyncDisposable
         return scan;
     }
 
-    private void Publish(ScanResult scan)
+    private ModelScanReport Publish(ScanResult scan)
     {
         var added = scan.Added;
         var removed = scan.Removed;
         foreach (var failed in scan.WarmUpFailures)
         {
-            scan.Errors[failed.ModelPath] = $"{failed.ModelPath}: warm-up inference failed";
+            var message = $"{failed.ModelPath}: warm-up inference failed";
+            scan.Errors[failed.ModelPath] = message;
+            scan.Failed[failed.ModelPath] = message;
+            scan.FailedLoads[failed.ModelPath] = new FailedLoad(failed.ModelFileTime, scan.Configs[failed.Name].FileTime, message);
             foreach (var list in scan.Versions.Values)
             {
                 list.Remove(failed);
@@ -316,8 +357,10 @@ public sealed partial class ModelRepository : IAsyncDisposable
             snapshot[name] = new ServedModel(name, config, configTime, [.. ready]);
         }
 
+        var previous = _models;
         _models = snapshot.ToFrozenDictionary(StringComparer.Ordinal);
         _errors = scan.Errors;
+        _failedLoads = scan.FailedLoads;
         foreach (var version in added)
         {
             if (version.State == ModelVersionState.Ready)
@@ -340,6 +383,55 @@ public sealed partial class ModelRepository : IAsyncDisposable
         {
             Changed?.Invoke();
         }
+
+        return Report(scan, previous);
+    }
+
+    /// <summary>The scan's changes by version name: a version both added and removed was reloaded.</summary>
+    private ModelScanReport Report(ScanResult scan, FrozenDictionary<string, ServedModel> previous)
+    {
+        var loaded = new List<string>();
+        var reloaded = new List<string>();
+        var unloaded = new List<string>();
+        var serving = 0;
+        foreach (var model in _models.Values)
+        {
+            serving += model.Versions.Count;
+            foreach (var version in model.Versions)
+            {
+                if (scan.Added.Contains(version))
+                {
+                    var wasServed = previous.TryGetValue(version.Name, out var before) && ServedVersion(before, version.Version);
+                    (wasServed ? reloaded : loaded).Add(version.ToString());
+                }
+            }
+        }
+
+        foreach (var version in scan.Removed)
+        {
+            // A removed version that failed its warm-up was never served; one replaced by a new load is "reloaded".
+            var replaced = _models.TryGetValue(version.Name, out var now) && ServedVersion(now, version.Version);
+            var wasServed = previous.TryGetValue(version.Name, out var before) && before.Versions.Contains(version);
+            if (wasServed && !replaced)
+            {
+                unloaded.Add(version.ToString());
+            }
+        }
+
+        return new ModelScanReport(loaded, reloaded, unloaded, scan.Failed, scan.Errors, serving);
+    }
+
+    private static bool ServedVersion(ServedModel model, string version)
+    {
+        foreach (var served in model.Versions)
+        {
+            if (served.Version == version)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private async Task DrainAndReleaseAsync(ModelVersion version)
@@ -430,6 +522,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
         batching.MaxQueueDelayMicroseconds = overrides.MaxQueueDelayMicroseconds ?? batching.MaxQueueDelayMicroseconds;
         batching.AdaptiveWaitMicroseconds = overrides.AdaptiveWaitMicroseconds ?? batching.AdaptiveWaitMicroseconds;
         batching.MaxQueueSize = overrides.MaxQueueSize ?? batching.MaxQueueSize;
+        batching.MaxQueueTimeMicroseconds = overrides.MaxQueueTimeMicroseconds ?? batching.MaxQueueTimeMicroseconds;
         batching.PreferredBatchSize = overrides.PreferredBatchSize ?? batching.PreferredBatchSize;
         batching.RunOnCallerWhenIdle = overrides.RunOnCallerWhenIdle ?? batching.RunOnCallerWhenIdle;
         if (overrides.MaxBatchSize is { } max)
@@ -457,6 +550,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
             AdaptiveWait = TimeSpan.FromMicroseconds(batching?.AdaptiveWaitMicroseconds ?? 0),
             PreferredBatchSizes = batching?.PreferredBatchSize ?? [],
             MaxQueueSize = batching?.MaxQueueSize ?? NoSectionMaxQueueSize,
+            MaxQueueTime = TimeSpan.FromMicroseconds(batching?.MaxQueueTimeMicroseconds ?? DynamicBatchingConfig.DefaultMaxQueueTimeMicroseconds),
             PriorityLevels = batching?.PriorityLevels ?? 1,
             DefaultTimeout = TimeSpan.FromMicroseconds(batching?.DefaultTimeoutMicroseconds ?? 0),
             PreserveOrdering = batching?.PreserveOrdering ?? false,

@@ -69,6 +69,9 @@ public sealed class ModelOverrides
     /// <summary>Overrides dynamic_batching.max_queue_size.</summary>
     public int? MaxQueueSize { get; set; }
 
+    /// <summary>Overrides dynamic_batching.max_queue_time_microseconds (the queue-time bound; 0 turns it off).</summary>
+    public long? MaxQueueTimeMicroseconds { get; set; }
+
     /// <summary>Overrides dynamic_batching.preferred_batch_size.</summary>
     public int[]? PreferredBatchSize { get; set; }
 
@@ -109,6 +112,11 @@ public sealed class ModelOverrides
         if (MaxQueueSize is < 1)
         {
             errors.Add($"{where}:MaxQueueSize must be >= 1");
+        }
+
+        if (MaxQueueTimeMicroseconds is < 0 or > 60_000_000)
+        {
+            errors.Add($"{where}:MaxQueueTimeMicroseconds must be between 0 and 60000000");
         }
 
         if (InstanceCount is < 1 or > 64)

@@ -24,6 +24,7 @@ public sealed class ModelVersion : IAsyncDisposable
     private const int DrainingFlag = 1 << 30;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _leases;
+    private int _drainBegun;
     private int _state = (int)ModelVersionState.Loading;
 
     internal ModelVersion(
@@ -120,6 +121,12 @@ public sealed class ModelVersion : IAsyncDisposable
     /// <summary>Stops admitting requests and completes when every admitted request has released its lease.</summary>
     internal Task BeginDrain()
     {
+        // Once only: a second flag would overflow the count, and the drain would never complete.
+        if (Interlocked.Exchange(ref _drainBegun, 1) != 0)
+        {
+            return _drained.Task;
+        }
+
         Volatile.Write(ref _state, (int)ModelVersionState.Draining);
         var value = Interlocked.Add(ref _leases, DrainingFlag);
         if (value == DrainingFlag)

@@ -128,6 +128,7 @@ public static partial class GatewayHost
             kestrel.AddServerHeader = false;
         });
 
+        UseConfiguredConsoleFormatter(builder);
         SuppressPerRequestHostingDiagnostics(builder);
         GatewayServices.Add(builder.Services, options, builder.Configuration);
         var app = builder.Build();
@@ -138,6 +139,20 @@ public static partial class GatewayHost
         app.UseGatewayGrpcCalls();
         GatewayServices.Map(app, options);
         return app;
+    }
+
+    /// <summary>
+    /// <c>Logging:Console:FormatterName</c> (<c>json</c>, <c>systemd</c>, <c>simple</c>) chooses the console format. The
+    /// slim builder adds its console logger with the simple formatter set in code, which runs after the configuration is
+    /// bound and so overrode it: <c>json</c> printed simple text. Binding the section again, later, lets it win.
+    /// </summary>
+    internal static void UseConfiguredConsoleFormatter(WebApplicationBuilder builder)
+    {
+        var console = builder.Configuration.GetSection("Logging:Console");
+        if (console["FormatterName"] is { Length: > 0 })
+        {
+            builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(console);
+        }
     }
 
     internal const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";

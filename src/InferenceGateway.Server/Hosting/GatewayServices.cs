@@ -74,9 +74,20 @@ internal static partial class GatewayServices
                 return AdminAuthorization.Deny(context, options.Admin);
             }
 
-            await repository.ScanAsync(context.RequestAborted).ConfigureAwait(false);
+            // What this scan did, not a constant: a poll may have picked up a change first, and then this one did nothing.
+            var report = await repository.ScanAsync(context.RequestAborted).ConfigureAwait(false);
             readiness.Refresh();
-            return Results.Json(new { reloaded = true, errors = repository.Errors }, JsonOptions);
+            return Results.Json(
+                new
+                {
+                    loaded = report.Loaded,
+                    reloaded = report.Reloaded,
+                    unloaded = report.Unloaded,
+                    failed = report.Failed,
+                    serving = report.Serving,
+                    errors = report.Errors,
+                },
+                JsonOptions);
         });
         app.MapGet("/v1/models", (ModelRepository repository) =>
         {

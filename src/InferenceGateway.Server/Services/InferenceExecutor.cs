@@ -299,7 +299,7 @@ public sealed partial class InferenceExecutor
     /// <summary>Maps batcher failures to gRPC status codes (documented in docs/batching.md).</summary>
     public static StatusCode ToStatusCode(BatchFailureReason reason) => reason switch
     {
-        BatchFailureReason.QueueFull => StatusCode.ResourceExhausted,
+        BatchFailureReason.QueueFull or BatchFailureReason.Overloaded => StatusCode.ResourceExhausted,
         BatchFailureReason.DeadlineExceeded => StatusCode.DeadlineExceeded,
         BatchFailureReason.Cancelled => StatusCode.Cancelled,
         BatchFailureReason.ShuttingDown => StatusCode.Unavailable,

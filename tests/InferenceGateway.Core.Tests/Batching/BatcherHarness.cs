@@ -52,7 +52,12 @@ public sealed class BatcherHarness : IAsyncDisposable
 
     public DynamicBatcher Batcher { get; }
 
-    /// <summary>Queues a request whose every element is <paramref name="value"/>.</summary>
+    /// <summary>
+    /// Queues a request whose first element is <paramref name="value"/> (tests tell requests apart by it) and whose
+    /// every further element, row after row, adds 1/1024 more: each row differs from every other row of any request
+    /// submitted with a different whole value, so an output row scattered to the wrong request or the wrong row of it
+    /// shows (exact in float while |value| &lt; 8192 and a request holds under 1024 elements).
+    /// </summary>
     public Submission Submit(float value, int rows = 1, int priority = 0, long deadline = 0, int[]? shape = null, bool skipQueueDelay = false, CancellationToken cancellationToken = default)
     {
         var rowElements = 1;
@@ -62,7 +67,11 @@ public sealed class BatcherHarness : IAsyncDisposable
         }
 
         var input = new float[rows * rowElements];
-        Array.Fill(input, value);
+        for (var k = 0; k < input.Length; k++)
+        {
+            input[k] = value + (k / 1024f);
+        }
+
         var output = new byte[input.Length * sizeof(float)];
         var request = Batcher.RentRequest();
         request.Rows = rows;

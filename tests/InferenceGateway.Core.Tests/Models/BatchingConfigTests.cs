@@ -126,6 +126,34 @@ public sealed class BatchingConfigTests : IDisposable
         Assert.Contains("Gateway:Models:fraud:AdaptiveWaitMicroseconds must be between 0 and 10000000", errors);
     }
 
+    [Theory]
+    [InlineData("\"max_queue_delay_microseconds\": 700", null, 100_000)] // a section without the key: the default
+    [InlineData("", null, 100_000)] // no dynamic_batching section at all: the same default
+    [InlineData("\"max_queue_time_microseconds\": 5000", null, 5000)]
+    [InlineData("\"max_queue_time_microseconds\": 0", null, 0)] // off
+    [InlineData("\"max_queue_time_microseconds\": 5000", 250L, 250)] // Gateway:Models:<name>:MaxQueueTimeMicroseconds wins
+    [InlineData("", 0L, 0)]
+    public void Load_MaxQueueTime_DefaultFileThenOverride(string dynamicBatching, long? overridden, long expectedMicroseconds)
+    {
+        var config = ModelRepository.ApplyOverrides(
+            ModelConfig.Load(Write(dynamicBatching)), overridden is null ? null : new ModelOverrides { MaxQueueTimeMicroseconds = overridden });
+
+        var options = ModelRepository.ToBatchingOptions(config);
+
+        Assert.Equal(TimeSpan.FromMicroseconds(expectedMicroseconds), options.MaxQueueTime);
+    }
+
+    [Fact]
+    public void Load_MaxQueueTimeOutOfRange_ErrorsNameTheKeys()
+    {
+        var ex = Assert.Throws<ModelConfigException>(() => ModelConfig.Load(Write("\"max_queue_time_microseconds\": -1")));
+        Assert.Contains("dynamic_batching.max_queue_time_microseconds must be between 0 and 60000000, was -1", ex.Message, StringComparison.Ordinal);
+
+        var options = new ModelRepositoryOptions();
+        options.Models["fraud"] = new ModelOverrides { MaxQueueTimeMicroseconds = 60_000_001 };
+        Assert.Contains("Gateway:Models:fraud:MaxQueueTimeMicroseconds must be between 0 and 60000000", options.Validate());
+    }
+
     private static string RepoModels()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
