@@ -545,6 +545,29 @@ scenario_features() {
   esac
 done
 
+# --- unexpected failures ----------------------------------------------------------------------------------------
+# Every load run of this suite expects every call to succeed: a figure measured while calls failed is not one. The
+# load tool's reports (top-level JSON of this run) are checked here, and a run with non-OK or dropped calls fails the
+# suite, named with its counts by status. (h2load counts HTTP 200 as success; its gRPC statuses are checked by the
+# scenarios against the gateway's own counters.) Overload runs, which expect refusals, keep their files in results/overload/.
+if [ "${REPORT_ONLY:-0}" != "1" ]; then
+  bad="$("$PY" - "$results" <<'PY'
+import glob, json, os, sys
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
+    try:
+        doc = json.load(open(path))
+    except (OSError, ValueError):
+        continue
+    for step in doc.get("steps", []) if isinstance(doc, dict) else []:
+        if step.get("errors", 0) or step.get("dropped", 0):
+            print(f"{os.path.basename(path)} {step.get('label', '')}: {step.get('errors', 0)} errors {step.get('errors_by_code', {})}, {step.get('dropped', 0)} dropped")
+PY
+)"
+  if [ -n "$bad" ]; then
+    note_status calls "FAILED: load runs with non-OK calls: $(tr '\n' ';' <<<"$bad")"
+  fi
+fi
+
 # --- RESULTS.md -------------------------------------------------------------------------------------------------
 # The machine and tool versions are those of the run: REPORT_ONLY takes them from run-info.env (a run-info.env from
 # before they were recorded there leaves them unset, and they are read now).
@@ -1048,6 +1071,7 @@ SECTIONS = [
     ("prediction-log", "issue 23: `perf/prediction-log-bench.sh`, scenario `plog`"),
     ("experiments", "issue 22: `perf/experiments-bench.sh`"),
     ("overload", "issue 25"),
+    ("soak", "issue 25: `make soak`"),
 ]
 def demoted(text):
     lines, fenced = [], False

@@ -7,7 +7,8 @@
 # resident memory, the managed heap, threads or open file descriptors keep growing: the largest value of the last third
 # of the samples is compared with the largest of the middle third (warm-up, JIT and pools fill during the first), with
 # the margins below. Samples go to SOAK_OUT/soak.csv (default /tmp/ig-soak), with the clients' JSON reports and the
-# gateway's log. The managed heap is read after the latest collection, usually not a full one (none may run in ten
+# gateway's log (SOAK_OUT, default perf/results/soak: `make soak` keeps its raw samples beside the summary.md that
+# perf/RESULTS.md shows; the gateway's data directory, with the prediction log of the run, is a temporary one). The managed heap is read after the latest collection, usually not a full one (none may run in ten
 # minutes), so it includes garbage promoted to gen2: the margins catch a leak per call (8 B a call at ~20k calls/s is
 # ~100 MB in ten minutes), not a slow drift; the CSV's gen2_collections column says how many full collections ran.
 set -euo pipefail
@@ -18,20 +19,21 @@ cd "$root"
 
 seconds="${SOAK_SECONDS:-600}"
 every="${SOAK_SAMPLE_SECONDS:-30}"
-out="${SOAK_OUT:-/tmp/ig-soak}"
+out="${SOAK_OUT:-perf/results/soak}"
 config="${CONFIG:-Release}"
 require_builds "$config" soak
 [ "$seconds" -ge $((every * 6)) ] || { echo "soak: SOAK_SECONDS must be at least 6 samples (SOAK_SAMPLE_SECONDS=$every)" >&2; exit 2; }
 mkdir -p "$out"
-rm -rf "$out"/*.json "$out"/*.csv "$out"/*.log "$out/data" # data: the feature snapshot and the prediction log (SQLite) of the run
+rm -f "$out"/*.json "$out"/*.csv "$out"/*.log "$out"/*.md
+data="$(mktemp -d /tmp/ig-soak-data.XXXXXX)" # the feature snapshot and the prediction log (SQLite) of the run
 
 grpc="$(free_port)"
 admin="$(free_port)"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$data"; }
 trap cleanup EXIT
 
-dotnet "$server_dll" "--Gateway:GrpcPort=$grpc" "--Gateway:AdminPort=$admin" "--Gateway:DataDirectory=$out/data" --Logging:LogLevel:Default=Warning > "$out/gateway.log" 2>&1 &
+dotnet "$server_dll" "--Gateway:GrpcPort=$grpc" "--Gateway:AdminPort=$admin" "--Gateway:DataDirectory=$data" --Logging:LogLevel:Default=Warning > "$out/gateway.log" 2>&1 &
 gw=$!
 pids+=("$gw")
 for _ in $(seq 1 240); do
@@ -78,7 +80,9 @@ for p in "${loaders[@]}"; do wait "$p" || failed=1; done
 
 ready="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$admin/readyz")"
 queued="$(metric gateway_batcher_queue_depth)"
-/usr/bin/python3 - "$out" "$ready" "$queued" "$failed" <<'PY' || exit 1
+started_utc="$(date -u -d "@$(( $(date +%s) - SECONDS + start ))" +%Y-%m-%dT%H:%M:%SZ)"
+verdict=0
+/usr/bin/python3 - "$out" "$ready" "$queued" "$failed" <<'PY' > "$out/report.txt" 2>&1 || verdict=1
 import csv, glob, json, os, sys
 out, ready, queued, failed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 rows = list(csv.DictReader(open(os.path.join(out, "soak.csv"))))
@@ -116,3 +120,18 @@ if problems:
     sys.exit(1)
 print("soak passed")
 PY
+cat "$out/report.txt"
+{
+  echo "# Soak: one gateway under steady mixed load (\`make soak\`)"
+  echo
+  echo "Run $started_utc at commit \`$(git rev-parse --short HEAD)\`, ${seconds} s, a sample every ${every} s:"
+  echo "\`SOAK_SECONDS=$seconds SOAK_SAMPLE_SECONDS=$every make soak\`. Four ig-load clients side by side on 127.0.0.1 (fraud v1 raw"
+  echo "24 workers, fraud v2 typed 8, bench_mlp 8, ServerLive 2), the bundled models and the default prediction log (SQLite)."
+  echo "Raw samples: [soak.csv](soak.csv) (one row per sample), the clients' reports \`*.json\`; the growth check compares the"
+  echo "last third of the samples with the middle third (perf/soak.sh says how)."
+  echo
+  echo '```'
+  cat "$out/report.txt"
+  echo '```'
+} > "$out/summary.md"
+exit "$verdict"
