@@ -7,6 +7,8 @@ using InferenceGateway.Contracts.Gateway;
 using InferenceGateway.Core.Batching;
 using InferenceGateway.Core.Features;
 using InferenceGateway.Core.Models;
+using InferenceGateway.Core.Routing;
+using InferenceGateway.Server.Experiments;
 using InferenceGateway.Server.Services;
 using ContractFeatureValue = InferenceGateway.Contracts.Gateway.FeatureValue;
 
@@ -25,15 +27,24 @@ public sealed partial class PredictExecutor
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConditionalWeakTable<ModelVersion, VersionPlan> _plans = new();
+    private readonly ModelRepository _repository;
+    private readonly ExperimentRouter _router;
+    private readonly ShadowMirror _shadows;
+    private readonly IPredictionObserver _observer;
 
     /// <summary>Creates the executor.</summary>
-    public PredictExecutor(InferenceExecutor versions, FeatureEngine features, GatewayMetrics metrics, TimeProvider time, ILogger<PredictExecutor> logger)
+    public PredictExecutor(InferenceExecutor versions, FeatureEngine features, GatewayMetrics metrics, TimeProvider time, ILogger<PredictExecutor> logger,
+        ModelRepository repository, ExperimentRouter router, ShadowMirror shadows, IPredictionObserver observer)
     {
         _versions = versions;
         _features = features;
         _metrics = metrics;
         _time = time;
         _logger = logger;
+        _repository = repository;
+        _router = router;
+        _shadows = shadows;
+        _observer = observer;
     }
 
     /// <summary>Scores one request; failures are <see cref="RpcException"/>s with the status and a message naming the field.</summary>
@@ -49,9 +60,11 @@ public sealed partial class PredictExecutor
         }
 
         ModelVersion version;
+        RouteDecision route;
         try
         {
-            version = _versions.Acquire(request.Model, request.Version);
+            route = Route(request, requestId);
+            version = _versions.Acquire(request.Model, route.Version);
         }
         catch (RpcException ex)
         {
@@ -64,10 +77,12 @@ public sealed partial class PredictExecutor
         BatchRequest? batchRequest = null;
         byte[]? input = null;
         byte[]? output = null;
+        VersionPlan? plan = null;
+        long eventTime = 0;
         try
         {
-            var plan = PlanFor(version);
-            var eventTime = request.EventTimeUnixMs;
+            plan = PlanFor(version);
+            eventTime = request.EventTimeUnixMs;
             if (eventTime < 0)
             {
                 throw Invalid($"PredictRequest.event_time_unix_ms is negative ({eventTime})");
@@ -89,7 +104,7 @@ public sealed partial class PredictExecutor
                 throw Invalid(assembled.Message);
             }
 
-            var response = new PredictResponse { RequestId = requestId, Model = version.Name, Version = version.Version };
+            var response = new PredictResponse { RequestId = requestId, Model = version.Name, Version = version.Version, Arm = route.Arm };
             if (request.ReturnFeatures)
             {
                 for (var i = 0; i < width; i++)
@@ -144,6 +159,11 @@ public sealed partial class PredictExecutor
         }
         finally
         {
+            if (route.Experiment is not null || _observer.IsEnabled)
+            {
+                AfterPrimary(request, requestId, eventTime, version, route, plan, input, output, status, start);
+            }
+
             if (batchRequest is not null)
             {
                 version.Batcher.ReturnRequest(batchRequest);
@@ -160,7 +180,7 @@ public sealed partial class PredictExecutor
             }
 
             version.Release();
-            _metrics.Record(version.Name, version.Version, "", status, start);
+            _metrics.Record(version.Name, version.Version, route.Arm, status, start);
         }
     }
 

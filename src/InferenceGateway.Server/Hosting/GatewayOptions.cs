@@ -51,6 +51,9 @@ public sealed class GatewayOptions
     /// <summary>Streaming features: definitions and the engine's state.</summary>
     public FeatureSettings Features { get; set; } = new();
 
+    /// <summary>Experiments (sticky A/B arms, shadows): the experiments file and the shadow lanes' bounds.</summary>
+    public Experiments.ExperimentSettings Experiments { get; set; } = new();
+
     /// <summary>Every problem with the configuration, all at once (empty when valid).</summary>
     public List<string> Validate()
     {
@@ -92,6 +95,7 @@ public sealed class GatewayOptions
         }
         Grpc.Validate(errors);
         Features.Validate(errors);
+        Experiments.Validate(errors);
         return errors;
     }
 }

@@ -39,6 +39,7 @@ internal static partial class GatewayServices
             provider.GetRequiredService<BatcherMetrics>(),
             WarmUp.RunAsync));
         services.AddSingleton<GatewayMetrics>();
+        Experiments.ExperimentServices.Add(services, options);
         services.AddSingleton<InferenceExecutor>();
         services.AddSingleton<IReadinessCheck, ModelRepositoryReadinessCheck>();
         services.AddSingleton<GatewayReadiness>();
@@ -47,6 +48,7 @@ internal static partial class GatewayServices
         AddFeatures(services, options);
         services.AddGatewayGrpcService<KServeInferenceService>(GRPCInferenceService.Descriptor, KServeInferenceService.Bind);
         services.AddHostedService<GatewayLifecycle>();
+        Experiments.ExperimentServices.AddHosting(services); // after the lifecycle: stops first, while versions still serve
     }
 
     public static void Map(WebApplication app, GatewayOptions options)
@@ -75,6 +77,7 @@ internal static partial class GatewayServices
             readiness.Refresh();
             return Results.Json(new { reloaded = true, errors = repository.Errors }, JsonOptions);
         });
+        Experiments.ExperimentServices.Map(app, options.Admin);
         app.MapGet("/v1/models", (ModelRepository repository) =>
         {
             var models = new List<object>();

@@ -1,6 +1,7 @@
 using System.Text.Unicode;
 using InferenceGateway.Core.Batching;
 using InferenceGateway.Core.Models;
+using InferenceGateway.Core.Routing;
 using Grpc.Core;
 using InferenceGateway.Server.Services.Wire;
 
@@ -16,13 +17,19 @@ public sealed partial class InferenceExecutor
     private readonly ModelRepository _repository;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly ExperimentRouter _router;
+    private readonly Experiments.ShadowMirror _shadows;
+    private readonly IPredictionObserver _observer;
 
-    /// <summary>Creates the executor over the served models.</summary>
-    public InferenceExecutor(ModelRepository repository, GatewayMetrics metrics, ILogger<InferenceExecutor> logger)
+    /// <summary>Creates the executor over the served models, routed by the experiments in force.</summary>
+    public InferenceExecutor(ModelRepository repository, GatewayMetrics metrics, ILogger<InferenceExecutor> logger, ExperimentRouter router, Experiments.ShadowMirror shadows, IPredictionObserver observer)
     {
         _repository = repository;
         _metrics = metrics;
         _logger = logger;
+        _router = router;
+        _shadows = shadows;
+        _observer = observer;
     }
 
     /// <summary>
@@ -43,7 +50,11 @@ public sealed partial class InferenceExecutor
         try
         {
             ThrowIfNotUtf8(call);
-            version = Acquire(Utf8Text.Intern(call.ModelName.Of(call.PayloadSpan)), Utf8Text.Intern(call.ModelVersion.Of(call.PayloadSpan)));
+            var model = Utf8Text.Intern(call.ModelName.Of(call.PayloadSpan));
+            var route = Route(call, model, Utf8Text.Intern(call.ModelVersion.Of(call.PayloadSpan)));
+            version = Acquire(model, route.Version);
+            call.ResponseArm = route.Arm;
+            call.Experiment = route.Experiment;
         }
         catch (RpcException ex)
         {
@@ -55,6 +66,15 @@ public sealed partial class InferenceExecutor
             throw;
         }
 
+        return RunAsync(call, version, start, deadline, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs a call on a version it holds a lease on (taken by <see cref="Acquire"/>, given back here): the rest of
+    /// <see cref="InferAsync"/>, and a local shadow's whole run. Same contract as <see cref="InferAsync"/>.
+    /// </summary>
+    internal ValueTask<ModelInferCall> RunAsync(ModelInferCall call, ModelVersion version, long start, DateTime deadline, CancellationToken cancellationToken)
+    {
         var batcher = version.Batcher;
         var outputConfigs = version.Config.Outputs;
 
@@ -103,6 +123,11 @@ public sealed partial class InferenceExecutor
 
             batchRequest.CancellationToken = cancellationToken;
             batchRequest.InlineContinuation = true; // WaitForBatch's continuation only queues the call
+            if (call.IsShadow)
+            {
+                batchRequest.Priority = int.MaxValue; // the lowest level the model has: primaries of the same version go first
+            }
+
             pending = batcher.EnqueueAsync(batchRequest);
         }
         catch (Exception ex)
@@ -145,6 +170,7 @@ public sealed partial class InferenceExecutor
         catch (Exception ex)
         {
             Fail(call, version, batchRequest, ex, state.Start);
+            Mirror(call, version, ex is RpcException rpc ? rpc.StatusCode : StatusCode.Unknown, state.Start);
             if (returnCallOnFailure)
             {
                 call.Return();
@@ -153,7 +179,8 @@ public sealed partial class InferenceExecutor
             throw;
         }
 
-        Release(version, batchRequest, StatusCode.OK, state.Start);
+        Release(call, version, batchRequest, StatusCode.OK, state.Start);
+        Mirror(call, version, StatusCode.OK, state.Start);
         return call;
     }
 
@@ -174,11 +201,11 @@ public sealed partial class InferenceExecutor
             }
         }
 
-        Release(version, batchRequest, status, start);
+        Release(call, version, batchRequest, status, start);
     }
 
     /// <summary>Every call's end: the batch request (when rented) and the version lease go back, the metrics record it.</summary>
-    private void Release(ModelVersion version, BatchRequest? batchRequest, StatusCode status, long start)
+    private void Release(ModelInferCall call, ModelVersion version, BatchRequest? batchRequest, StatusCode status, long start)
     {
         if (batchRequest is not null)
         {
@@ -186,7 +213,11 @@ public sealed partial class InferenceExecutor
         }
 
         version.Release();
-        _metrics.Record(version.Name, version.Version, "", status, start);
+        if (!call.IsShadow)
+        {
+            // Shadow copies have their own instruments (gateway_shadow_*): requests count what callers asked.
+            _metrics.Record(version.Name, version.Version, call.ResponseArm, status, start);
+        }
     }
 
     /// <summary>

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using Grpc.Core;
+using InferenceGateway.Core.Models;
+using InferenceGateway.Core.Routing;
+using InferenceGateway.Server.Services.Wire;
+
+namespace InferenceGateway.Server.Services;
+
+/// <summary>ModelInfer under experiments: the arm of a call that leaves its version empty, and the copies for its shadows.</summary>
+public sealed partial class InferenceExecutor
+{
+    private static ReadOnlySpan<byte> EntityIdParameter => "entity_id"u8;
+
+    /// <summary>
+    /// Where a call goes: without an experiment, the version it names (empty: the latest); with one, a named version is
+    /// pinned and an empty one gets its key's arm. The key is the request parameter <c>entity_id</c> or
+    /// <c>&lt;name&gt;</c>, or the request's <c>id</c>; a call without its key is routed by its <c>id</c>, or at random.
+    /// Allocates nothing.
+    /// </summary>
+    internal RouteDecision Route(ModelInferCall call, string model, string requestedVersion)
+    {
+        if (!_router.TryGet(model, out var experiment))
+        {
+            return new RouteDecision(requestedVersion, "", null);
+        }
+
+        if (requestedVersion.Length > 0)
+        {
+            return new RouteDecision(requestedVersion, ExperimentValidator.PinnedArm, experiment);
+        }
+
+        return ExperimentRouter.Decide(experiment, "", ChooseArm(call, experiment, _shadows.Metrics));
+    }
+
+    /// <summary>The arm of a call under <paramref name="experiment"/> (shared with the remote-version forwarder).</summary>
+    internal static ExperimentArm ChooseArm(ModelInferCall call, Experiment experiment, ShadowMetrics metrics)
+    {
+        Span<byte> scratch = stackalloc byte[24];
+        var payload = call.PayloadSpan;
+        var key = experiment.KeyKind switch
+        {
+            StickyKeyKind.RequestId => call.Id.Of(payload),
+            StickyKeyKind.EntityId => ModelInferCodec.ParameterKey(call, EntityIdParameter, scratch),
+            _ => ParameterKey(call, experiment.KeyAttribute!, scratch),
+        };
+        if (!key.IsEmpty)
+        {
+            return experiment.ChooseArm(key);
+        }
+
+        metrics.Unkeyed(experiment.Model);
+        return call.Id.Length > 0 ? experiment.ChooseArm(call.Id.Of(payload)) : experiment.ChooseArmAtRandom();
+    }
+
+    private static ReadOnlySpan<byte> ParameterKey(ModelInferCall call, string name, Span<byte> scratch)
+    {
+        Span<byte> utf8 = stackalloc byte[256];
+        return Encoding.UTF8.TryGetBytes(name, utf8, out var written) ? ModelInferCodec.ParameterKey(call, utf8[..written], scratch) : default;
+    }
+
+    /// <summary>
+    /// Once a primary call has run (whatever its outcome): its record for the prediction observer, and a copy of the
+    /// request for each sampled shadow. Copies are queued, never awaited; a full queue drops them.
+    /// </summary>
+    private void Mirror(ModelInferCall call, ModelVersion version, StatusCode status, long start)
+    {
+        if (call.IsShadow)
+        {
+            return;
+        }
+
+        if (_observer.IsEnabled)
+        {
+            Observe(call, version, status, start);
+        }
+
+        if (call.Experiment is { HasShadows: true } experiment)
+        {
+            _shadows.MirrorModelInfer(call, experiment, call.ResponseArm, this);
+        }
+    }
+
+    private void Observe(ModelInferCall call, ModelVersion version, StatusCode status, long start)
+    {
+        Span<char> id = stackalloc char[256];
+        var idBytes = call.Id.Of(call.PayloadSpan);
+        var idLength = idBytes.Length <= id.Length ? Encoding.UTF8.GetChars(idBytes, id) : 0;
+        var latency = Stopwatch.GetElapsedTime(start);
+        _observer.OnPrediction(new PredictionRecord
+        {
+            Surface = PredictionSurface.ModelInfer,
+            RequestId = id[..idLength],
+            TimeUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)latency.TotalMilliseconds,
+            Model = version.Name,
+            Version = version.Version,
+            Arm = call.ResponseArm,
+            Outputs = FirstFp32Output(call),
+            Latency = latency,
+            StatusCode = (int)status,
+        });
+    }
+
+    /// <summary>The call's first output as FP32 values, when it has one of that type (empty otherwise).</summary>
+    internal static ReadOnlySpan<float> FirstFp32Output(ModelInferCall call)
+    {
+        if (call.ResponseOutputCount == 0 || call.ResponseOutputConfigs is not { } configs)
+        {
+            return default;
+        }
+
+        ref readonly var output = ref call.ResponseOutputs[0];
+        return configs[output.ConfigIndex].Type == TensorDataType.Fp32 && output.Buffer is { } buffer
+            ? MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, output.Length))
+            : default;
+    }
+}
