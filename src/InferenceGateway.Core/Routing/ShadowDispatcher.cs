@@ -13,7 +13,7 @@ namespace InferenceGateway.Core.Routing;
 public sealed partial class ShadowDispatcher : IAsyncDisposable
 {
     private readonly ShadowOptions _options;
-    private readonly ShadowMetrics _metrics;
+    private readonly ExperimentMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(string Model, string Target), Lane> _lanes = new();
@@ -21,7 +21,7 @@ public sealed partial class ShadowDispatcher : IAsyncDisposable
     private volatile bool _stopping;
 
     /// <summary>Creates the dispatcher; lanes start when their first copy arrives.</summary>
-    public ShadowDispatcher(ShadowOptions options, ShadowMetrics metrics, TimeProvider time, ILogger<ShadowDispatcher> logger)
+    public ShadowDispatcher(ShadowOptions options, ExperimentMetrics metrics, TimeProvider time, ILogger<ShadowDispatcher> logger)
     {
         _options = options;
         _metrics = metrics;
@@ -184,6 +184,12 @@ public sealed partial class ShadowDispatcher : IAsyncDisposable
         finally
         {
             Interlocked.Decrement(ref lane.InFlight);
+        }
+
+        if (outcome.StatusCode == ShadowOutcome.Cancelled && deadline.IsCancellationRequested && !_abort.IsCancellationRequested)
+        {
+            // The target saw its call cancelled because the copy's deadline fired first: report the deadline.
+            outcome = new ShadowOutcome(ShadowOutcome.DeadlineExceeded, $"shadow {lane.Label}: no answer within {timeout.TotalMilliseconds:F0} ms");
         }
 
         _metrics.Completed(lane.Model, lane.Label, outcome.StatusCode, _time.GetElapsedTime(started));

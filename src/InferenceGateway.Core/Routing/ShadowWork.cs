@@ -30,6 +30,9 @@ public readonly record struct ShadowOutcome(int StatusCode, string? Error)
     /// <summary>Success.</summary>
     public static ShadowOutcome Ok => default;
 
+    /// <summary>gRPC CANCELLED.</summary>
+    public const int Cancelled = 1;
+
     /// <summary>gRPC DEADLINE_EXCEEDED.</summary>
     public const int DeadlineExceeded = 4;
 

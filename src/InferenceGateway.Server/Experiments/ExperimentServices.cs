@@ -15,10 +15,10 @@ internal static class ExperimentServices
         services.AddSingleton(settings);
         services.AddSingleton<ExperimentRouter>();
         services.AddSingleton<IModelCatalog>(provider => new ModelRepositoryCatalog(provider.GetRequiredService<ModelRepository>()));
-        services.AddSingleton(provider => new ShadowMetrics(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.AddSingleton(provider => new ExperimentMetrics(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton(provider => new ShadowDispatcher(
             settings.ToShadowOptions(),
-            provider.GetRequiredService<ShadowMetrics>(),
+            provider.GetRequiredService<ExperimentMetrics>(),
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILogger<ShadowDispatcher>>()));
 
@@ -30,6 +30,7 @@ internal static class ExperimentServices
             provider.GetRequiredService<IModelCatalog>(),
             settings.ResolvePath(options.DataDirectory),
             settings.ShadowTimeout,
+            provider.GetRequiredService<ExperimentMetrics>(),
             provider.GetRequiredService<ILogger<ExperimentStore>>()));
     }
 

@@ -24,8 +24,11 @@ internal sealed partial class ExperimentStore : IDisposable
     private readonly Dictionary<string, string> _rejected = new(StringComparer.Ordinal); // model -> why the file's entry is not in force
     private (DateTime Time, long Length) _stamp;
 
-    public ExperimentStore(ExperimentRouter router, IModelCatalog catalog, string path, TimeSpan defaultShadowTimeout, ILogger<ExperimentStore> logger)
+    private readonly ExperimentMetrics _metrics;
+
+    public ExperimentStore(ExperimentRouter router, IModelCatalog catalog, string path, TimeSpan defaultShadowTimeout, ExperimentMetrics metrics, ILogger<ExperimentStore> logger)
     {
+        _metrics = metrics;
         _router = router;
         _catalog = catalog;
         FilePath = path;
@@ -54,6 +57,7 @@ internal sealed partial class ExperimentStore : IDisposable
         if (experiment is null)
         {
             Log.Rejected(_logger, model, "admin API", string.Join("; ", errors));
+            _metrics.Rejected(model, "admin");
             return Invalid(errors);
         }
 
@@ -173,6 +177,7 @@ internal sealed partial class ExperimentStore : IDisposable
                     }
 
                     Log.Rejected(_logger, model, FilePath, reason);
+                    _metrics.Rejected(model, "file");
                     continue;
                 }
 
@@ -243,7 +248,9 @@ internal sealed partial class ExperimentStore : IDisposable
             _stamp = (info.LastWriteTimeUtc, info.Length);
             if (string.IsNullOrWhiteSpace(text))
             {
-                return true;
+                // Most likely an editor between truncating and writing: an empty file must not end every experiment.
+                problem = $"experiments file '{FilePath}' is empty (write {{}} to end every experiment)";
+                return false;
             }
 
             if (JsonNode.Parse(text, documentOptions: DocumentOptions) is JsonObject parsed)

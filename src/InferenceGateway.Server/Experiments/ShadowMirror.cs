@@ -17,7 +17,7 @@ public sealed class ShadowMirror : IDisposable
     private readonly ShadowDispatcher _dispatcher;
 
     /// <summary>Creates the mirror over the shadow lanes.</summary>
-    public ShadowMirror(ShadowDispatcher dispatcher, ShadowMetrics metrics, IPredictionObserver observer)
+    public ShadowMirror(ShadowDispatcher dispatcher, ExperimentMetrics metrics, IPredictionObserver observer)
     {
         _dispatcher = dispatcher;
         Metrics = metrics;
@@ -25,7 +25,7 @@ public sealed class ShadowMirror : IDisposable
     }
 
     /// <summary>The shadow and experiment instruments.</summary>
-    public ShadowMetrics Metrics { get; }
+    public ExperimentMetrics Metrics { get; }
 
     /// <summary>Where shadow answers are reported.</summary>
     public IPredictionObserver Observer { get; }

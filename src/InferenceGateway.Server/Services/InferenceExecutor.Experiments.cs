@@ -35,7 +35,7 @@ public sealed partial class InferenceExecutor
     }
 
     /// <summary>The arm of a call under <paramref name="experiment"/> (shared with the remote-version forwarder).</summary>
-    internal static ExperimentArm ChooseArm(ModelInferCall call, Experiment experiment, ShadowMetrics metrics)
+    internal static ExperimentArm ChooseArm(ModelInferCall call, Experiment experiment, ExperimentMetrics metrics)
     {
         Span<byte> scratch = stackalloc byte[24];
         var payload = call.PayloadSpan;

@@ -143,7 +143,7 @@ public sealed class ShadowDispatcherTests : IDisposable
 
     private ShadowDispatcher Create(int queue, int concurrency) => new(
         new ShadowOptions { QueueCapacity = queue, MaxConcurrency = concurrency },
-        new ShadowMetrics(_meter),
+        new ExperimentMetrics(_meter),
         TimeProvider.System,
         NullLogger<ShadowDispatcher>.Instance);
 

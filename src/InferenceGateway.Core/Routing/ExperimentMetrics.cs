@@ -3,28 +3,33 @@ using System.Diagnostics.Metrics;
 
 namespace InferenceGateway.Core.Routing;
 
-/// <summary>Shadow instruments per model and target: copies sent, dropped (with why), failed (with the status), their latency and queue depth.</summary>
-public sealed class ShadowMetrics
+/// <summary>
+/// Experiment instruments: shadow copies per model and target (sent, dropped with why, failed with the status, latency),
+/// requests routed without their sticky key, and experiments rejected.
+/// </summary>
+public sealed class ExperimentMetrics
 {
     private readonly Counter<long> _sent;
     private readonly Counter<long> _dropped;
     private readonly Counter<long> _failed;
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _unkeyed;
+    private readonly Counter<long> _rejected;
 
     /// <summary>Creates the instruments on the "InferenceGateway" meter.</summary>
-    public ShadowMetrics(IMeterFactory meterFactory)
+    public ExperimentMetrics(IMeterFactory meterFactory)
         : this((meterFactory ?? throw new ArgumentNullException(nameof(meterFactory))).Create("InferenceGateway"))
     {
     }
 
     /// <summary>Creates the instruments on <paramref name="meter"/> (tests listen to their own meter).</summary>
-    internal ShadowMetrics(Meter meter)
+    internal ExperimentMetrics(Meter meter)
     {
         _sent = meter.CreateCounter<long>("gateway.shadow.sent", "{copy}", "Shadow copies sent to their target, by model and target.");
         _dropped = meter.CreateCounter<long>("gateway.shadow.dropped", "{copy}", "Shadow copies dropped before they were sent (queue_full, expired in the queue, stopping), by model and target.");
         _failed = meter.CreateCounter<long>("gateway.shadow.failed", "{copy}", "Shadow copies that failed at their target, by model, target and gRPC status.");
         _duration = meter.CreateHistogram<double>("gateway.shadow.duration", "s", "Shadow copies' time from leaving the queue to their answer, by model and target.");
+        _rejected = meter.CreateCounter<long>("gateway.experiment.rejected", "{experiment}", "Experiments rejected as invalid (the last good one kept serving), by model and source (admin, file).");
         _unkeyed = meter.CreateCounter<long>("gateway.experiment.unkeyed", "{request}", "Requests routed by an experiment without their sticky key (by request id, or at random), by model.");
     }
 
@@ -46,6 +51,10 @@ public sealed class ShadowMetrics
 
     /// <summary>Counts a request an experiment routed without its sticky key.</summary>
     public void Unkeyed(string model) => _unkeyed.Add(1, new KeyValuePair<string, object?>("model", model));
+
+    /// <summary>Counts an experiment rejected as invalid.</summary>
+    public void Rejected(string model, string source) =>
+        _rejected.Add(1, new TagList { { "model", model }, { "source", source } });
 
     private static string StatusName(int status) => status switch
     {
