@@ -40,6 +40,7 @@ internal static partial class GatewayServices
             WarmUp.RunAsync));
         services.AddSingleton<GatewayMetrics>();
         Experiments.ExperimentServices.Add(services, options);
+        RemoteVersions.RemoteVersionServices.Add(services);
         services.AddSingleton<InferenceExecutor>();
         services.AddSingleton<IReadinessCheck, ModelRepositoryReadinessCheck>();
         services.AddSingleton<GatewayReadiness>();
@@ -53,6 +54,7 @@ internal static partial class GatewayServices
 
     public static void Map(WebApplication app, GatewayOptions options)
     {
+        RemoteVersions.RemoteVersionServices.Map(app); // first: its forwarder must run before the endpoints
         app.MapGatewayGrpcStandardServices();
         app.MapGatewayGrpcService<KServeInferenceService>();
         app.MapGatewayGrpcService<GatewayService>();
