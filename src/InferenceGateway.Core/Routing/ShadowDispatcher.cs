@@ -85,6 +85,23 @@ public sealed partial class ShadowDispatcher : IAsyncDisposable
         return false;
     }
 
+    /// <summary>
+    /// True when <paramref name="target"/>'s queue is full now: the copy is counted as dropped and need not be made
+    /// (a saturated lane then costs the request path a count, not a copy). False leaves the decision to
+    /// <see cref="TryDispatch"/>, which may still find the queue full.
+    /// </summary>
+    public bool DropIfFull(ShadowTarget target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (target.Lane is not Lane lane || lane.Queue.Reader.Count < _options.QueueCapacity)
+        {
+            return false;
+        }
+
+        _metrics.Dropped(target.Model, target.Label, "queue_full");
+        return true;
+    }
+
     private void Drop(ShadowTarget target, ShadowWork work, string reason)
     {
         _metrics.Dropped(target.Model, target.Label, reason);
@@ -100,9 +117,19 @@ public sealed partial class ShadowDispatcher : IAsyncDisposable
 
     private Lane LaneFor(ShadowTarget target)
     {
-        var lane = _lanes.GetOrAdd((target.Model, target.Label), static (key, self) => self.StartLane(key.Model, key.Target), this);
-        target.Lane = lane;
-        return lane;
+        // Under a lock: GetOrAdd may run its factory more than once under contention, and a lane starts workers.
+        lock (_lanes)
+        {
+            var key = (target.Model, target.Label);
+            if (!_lanes.TryGetValue(key, out var lane))
+            {
+                lane = StartLane(target.Model, target.Label);
+                _lanes[key] = lane;
+            }
+
+            target.Lane = lane;
+            return lane;
+        }
     }
 
     private Lane StartLane(string model, string label)

@@ -4,7 +4,7 @@ namespace InferenceGateway.Core.Routing;
 public sealed class ShadowOptions
 {
     /// <summary>Copies waiting per target; a copy that finds the queue full is dropped and counted.</summary>
-    public int QueueCapacity { get; set; } = 1024;
+    public int QueueCapacity { get; set; } = 256;
 
     /// <summary>Copies in flight per target at once.</summary>
     public int MaxConcurrency { get; set; } = 16;

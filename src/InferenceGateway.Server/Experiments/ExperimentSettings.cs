@@ -15,7 +15,7 @@ public sealed class ExperimentSettings
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Shadow copies waiting per target; beyond it they are dropped and counted.</summary>
-    public int ShadowQueueCapacity { get; set; } = 1024;
+    public int ShadowQueueCapacity { get; set; } = 256;
 
     /// <summary>Shadow copies in flight per target.</summary>
     public int ShadowMaxConcurrency { get; set; } = 16;

@@ -32,14 +32,14 @@ public sealed class ShadowMirror : IDisposable
 
     internal RemoteOipClient Remote { get; } = new();
 
-    /// <summary>Copies a ModelInfer call that ran locally for each sampled shadow.</summary>
+    /// <summary>Copies a ModelInfer call that ran locally and succeeded for each sampled shadow.</summary>
     internal void MirrorModelInfer(ModelInferCall primary, Experiment experiment, string arm, InferenceExecutor executor)
     {
         var shadows = experiment.Shadows;
         for (var i = 0; i < shadows.Count; i++)
         {
             var target = shadows[i];
-            if (target.Sample())
+            if (target.Sample() && !_dispatcher.DropIfFull(target))
             {
                 Dispatch(target, ModelInferShadowWork.Create(new ReadOnlySequence<byte>(primary.Payload, 0, primary.PayloadLength), this, executor, arm));
             }
@@ -53,7 +53,7 @@ public sealed class ShadowMirror : IDisposable
         for (var i = 0; i < shadows.Count; i++)
         {
             var target = shadows[i];
-            if (target.Sample())
+            if (target.Sample() && !_dispatcher.DropIfFull(target))
             {
                 Dispatch(target, ModelInferShadowWork.Create(message, this, executor, arm));
             }
@@ -67,7 +67,7 @@ public sealed class ShadowMirror : IDisposable
         for (var i = 0; i < shadows.Count; i++)
         {
             var target = shadows[i];
-            if (target.Sample())
+            if (target.Sample() && !_dispatcher.DropIfFull(target))
             {
                 Dispatch(target, PredictShadowWork.Create(request, requestId, eventTimeUnixMs, arm, executor));
             }

@@ -60,7 +60,10 @@ public sealed partial class PredictExecutor
         return route;
     }
 
-    /// <summary>After a primary's run: its record for the prediction observer, and the copies for its sampled shadows.</summary>
+    /// <summary>
+    /// After a primary's run: its record for the prediction observer, and when it succeeded the copies for its sampled
+    /// shadows (a failed primary is not copied: an overloaded or refused request must not bring more work).
+    /// </summary>
     private void AfterPrimary(PredictRequest request, string requestId, long eventTime, ModelVersion version, RouteDecision route, VersionPlan? plan, byte[]? input, byte[]? output, StatusCode status, long start)
     {
         if (_observer.IsEnabled && plan is not null && input is not null && output is not null)
@@ -82,7 +85,7 @@ public sealed partial class PredictExecutor
             });
         }
 
-        if (route.Experiment is { HasShadows: true } experiment && eventTime > 0)
+        if (status == StatusCode.OK && route.Experiment is { HasShadows: true } experiment)
         {
             _shadows.MirrorPredict(request, requestId, eventTime, experiment, route.Arm, this);
         }

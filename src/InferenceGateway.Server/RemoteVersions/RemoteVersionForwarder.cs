@@ -180,7 +180,7 @@ internal sealed partial class RemoteVersionForwarder(
             }
 
             status = ResponseStatus(context);
-            if (route.Experiment is { HasShadows: true } experiment)
+            if (status == StatusCode.OK && route.Experiment is { HasShadows: true } experiment)
             {
                 shadows.MirrorModelInfer(new ReadOnlySequence<byte>(call.Payload, 0, call.PayloadLength), experiment, route.Arm, executor);
             }

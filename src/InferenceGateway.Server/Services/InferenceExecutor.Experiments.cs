@@ -61,8 +61,9 @@ public sealed partial class InferenceExecutor
     }
 
     /// <summary>
-    /// Once a primary call has run (whatever its outcome): its record for the prediction observer, and a copy of the
-    /// request for each sampled shadow. Copies are queued, never awaited; a full queue drops them.
+    /// Once a primary call has run: its record for the prediction observer (whatever its outcome), and when it
+    /// succeeded a copy of the request for each sampled shadow. Copies are queued, never awaited; a full queue drops
+    /// them. A failed primary is not copied: an overloaded or refused request must not bring more work.
     /// </summary>
     private void Mirror(ModelInferCall call, ModelVersion version, StatusCode status, long start)
     {
@@ -76,7 +77,7 @@ public sealed partial class InferenceExecutor
             Observe(call, version, status, start);
         }
 
-        if (call.Experiment is { HasShadows: true } experiment)
+        if (status == StatusCode.OK && call.Experiment is { HasShadows: true } experiment)
         {
             _shadows.MirrorModelInfer(call, experiment, call.ResponseArm, this);
         }
@@ -96,7 +97,7 @@ public sealed partial class InferenceExecutor
             Model = version.Name,
             Version = version.Version,
             Arm = call.ResponseArm,
-            Outputs = FirstFp32Output(call),
+            Outputs = status == StatusCode.OK ? FirstFp32Output(call) : default,
             Latency = latency,
             StatusCode = (int)status,
         });
