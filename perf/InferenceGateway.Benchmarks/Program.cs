@@ -17,6 +17,11 @@ public static class Program
             return Batching.WaitOvershoot.Run(args[1..]);
         }
 
+        if (args.Length > 0 && args[0] == "sleepy-oip")
+        {
+            return Routing.SleepyOipServer.Run(args[1..]); // the slow remote shadow of perf/experiments-bench.sh
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }
