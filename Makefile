@@ -8,7 +8,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all deps models build run test fuzz bench soak replay backfill clean
+.PHONY: all deps models build run test fuzz bench soak replay backfill evaluate plog-bench clean
 
 all: build
 
@@ -52,6 +52,16 @@ soak: deps models build
 # feature state: events older than what the gateway holds come back late.
 replay: build
 	$(DOTNET) src/InferenceGateway.Server/bin/$(CONFIG)/net10.0/InferenceGateway.Server.dll replay $(ARGS)
+
+# Evaluates the prediction log of `make run` (data/predictions.db) per version and arm: the table and comparisons;
+# ARGS="--report data/fraud-report.html" also writes the HTML report (docs/prediction-log.md).
+evaluate: build
+	$(DOTNET) src/InferenceGateway.Server/bin/$(CONFIG)/net10.0/InferenceGateway.Server.dll evaluate $(ARGS)
+
+# The prediction log's figures: records/s into SQLite and PostgreSQL, Predict p99 with the log on and off
+# (perf/results/prediction-log.md).
+plog-bench: deps models build
+	SKIP_BUILD=1 bash perf/prediction-log-bench.sh
 
 # Point-in-time features offline through the serving engine; on the bundled data this writes features.csv.gz's values.
 backfill: build models

@@ -22,7 +22,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-SCENARIOS="${SCENARIOS:-ort batcher codec transport batching}"
+SCENARIOS="${SCENARIOS:-ort batcher codec transport batching plog}"
 QUICK="${QUICK:-0}"
 CONFIG=Release
 PY=/usr/bin/python3
@@ -453,7 +453,10 @@ sat_h2load() {
     codec) scenario_codec ;;
     transport) scenario_transport ;;
     batching) scenario_batching ;;
-    *) note_status "$s" "unknown scenario (ort, batcher, codec, transport, batching)" ;;
+    # The prediction log (issue 23): its own script writes results/prediction-log.md, appended to RESULTS.md below.
+    plog) record bash perf/prediction-log-bench.sh
+          SKIP_BUILD=1 bash perf/prediction-log-bench.sh > "$results/prediction-log.log" 2>&1 || note_status plog "FAILED (see $results/prediction-log.log)" ;;
+    *) note_status "$s" "unknown scenario (ort, batcher, codec, transport, batching, plog)" ;;
   esac
 done
 
@@ -950,6 +953,10 @@ if os.path.exists(os.path.join(R, "batching-latency-throughput.svg")):
     w("![latency vs throughput, batching on vs off](results/batching-latency-throughput.svg)")
     w("")
 
+plog = read("prediction-log.md")
+if plog:
+    w("## (d) " + plog.split("\n", 1)[0].lstrip("# "))
+    w(plog.split("\n", 1)[1].replace("\n## ", "\n### "))
 w("## Status")
 w("")
 w("```")

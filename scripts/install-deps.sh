@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and tooling need. Idempotent: skips apt when all are present.
 set -euo pipefail
-packages=(python3-grpcio python3-protobuf python3-numpy python3-sklearn python3-onnx nghttp2-client)
+# postgresql: the prediction log's PostgreSQL sink is tested against a throwaway cluster (initdb, pg_ctl) on loopback;
+# chromium: the evaluation report is opened headless and its plots checked on a screenshot.
+packages=(python3-grpcio python3-protobuf python3-numpy python3-sklearn python3-onnx nghttp2-client postgresql chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

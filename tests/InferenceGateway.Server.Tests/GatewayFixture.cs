@@ -44,18 +44,7 @@ public class GatewayFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        string[] args =
-        [
-            "--Gateway:GrpcPort=0",
-            "--Gateway:AdminPort=0",
-            $"--Gateway:ModelRepository:Path={RepositoryPath}",
-            "--Gateway:ModelRepository:PollInterval=00:00:00.200",
-            "--Gateway:OnnxRuntime:IntraOpThreads=1",
-            "--Logging:LogLevel:Default=Warning",
-            $"--Gateway:DataDirectory={DataDirectory}",
-            .. _extraArgs,
-        ];
-        App = GatewayHost.Build(args, Configure);
+        App = GatewayHost.Build(TestGatewayArgs.For(DataDirectory, RepositoryPath, ["--Gateway:ModelRepository:PollInterval=00:00:00.200", .. _extraArgs]), Configure);
         await App.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
         var addresses = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
         GrpcPort = new Uri(addresses[0]).Port;
@@ -111,16 +100,7 @@ public static class LoggedGateway
 {
     public static async Task<WebApplication> StartAsync(ILoggerProvider logs, params string[] extraArgs)
     {
-        var app = GatewayHost.Build(
-        [
-            "--Gateway:GrpcPort=0",
-            "--Gateway:AdminPort=0",
-            $"--Gateway:ModelRepository:Path={RepoPaths.Models}",
-            "--Gateway:OnnxRuntime:IntraOpThreads=1",
-            "--Logging:LogLevel:Default=Warning",
-            $"--Gateway:DataDirectory={TestDataDirectory.Create()}",
-            .. extraArgs,
-        ], builder => builder.Logging.AddProvider(logs));
+        var app = GatewayHost.Build(TestGatewayArgs.For(TestDataDirectory.Create(), RepoPaths.Models, extraArgs), builder => builder.Logging.AddProvider(logs));
         try
         {
             await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
@@ -146,6 +126,21 @@ public static class LoggedGateway
     /// <summary>The gRPC listener's port (the first address).</summary>
     public static int GrpcPort(WebApplication app) =>
         new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+}
+
+/// <summary>The command line of a test gateway: ephemeral ports, one ORT thread, warnings only, its own data directory.</summary>
+public static class TestGatewayArgs
+{
+    public static string[] For(string dataDirectory, string repositoryPath, params string[] extraArgs) =>
+    [
+        "--Gateway:GrpcPort=0",
+        "--Gateway:AdminPort=0",
+        $"--Gateway:ModelRepository:Path={repositoryPath}",
+        "--Gateway:OnnxRuntime:IntraOpThreads=1",
+        "--Logging:LogLevel:Default=Warning",
+        $"--Gateway:DataDirectory={dataDirectory}",
+        .. extraArgs,
+    ];
 }
 
 /// <summary>A fresh folder for a test gateway's own state, so no test restores another's feature snapshot.</summary>

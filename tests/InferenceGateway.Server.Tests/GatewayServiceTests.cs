@@ -383,15 +383,7 @@ public sealed class GatewayRestartTests
 
     private static async Task<RunningGateway> StartAsync(string data)
     {
-        var app = GatewayHost.Build(
-        [
-            "--Gateway:GrpcPort=0",
-            "--Gateway:AdminPort=0",
-            $"--Gateway:ModelRepository:Path={RepoPaths.Models}",
-            "--Gateway:OnnxRuntime:IntraOpThreads=1",
-            "--Logging:LogLevel:Default=Warning",
-            $"--Gateway:DataDirectory={data}",
-        ]);
+        var app = GatewayHost.Build(TestGatewayArgs.For(data, RepoPaths.Models));
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
         return new RunningGateway(app, global::Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{LoggedGateway.GrpcPort(app)}"));
     }

@@ -105,6 +105,8 @@ public sealed class BatchRequest : IValueTaskSource<BatchResult>
     internal bool CancelPending;
     internal int Level;
     internal long EnqueuedAt;
+    internal long QueuedTicks;
+    internal long RunTicks;
     internal long DeadlineAt;
     internal long Sequence;
     internal BatchRequest? Previous;
@@ -145,6 +147,15 @@ public sealed class BatchRequest : IValueTaskSource<BatchResult>
 
     /// <summary>Row shape of output <paramref name="index"/> once the request succeeded (resolves variable dimensions).</summary>
     public ReadOnlySpan<int> GetOutputRowShape(int index) => _outputShapes[index];
+
+    /// <summary>Time the request waited in the queue before its batch started (zero until it ran).</summary>
+    public TimeSpan QueueTime => Owner.Elapsed(QueuedTicks);
+
+    /// <summary>Time of the batch run that held the request (zero until it ran); the prediction log records both.</summary>
+    public TimeSpan ComputeTime => Owner.Elapsed(RunTicks);
+
+    /// <summary>Input <paramref name="index"/>'s bytes as set (valid until the request is returned).</summary>
+    public ReadOnlyMemory<byte> GetInputData(int index) => _inputs[index];
 
     /// <summary>Bytes written to output <paramref name="index"/>'s destination once the request succeeded.</summary>
     public int GetOutputLength(int index) => _outputLengths[index];
@@ -263,6 +274,8 @@ public sealed class BatchRequest : IValueTaskSource<BatchResult>
         Registration = default;
         Result = default;
         Sequence = -1;
+        QueuedTicks = 0;
+        RunTicks = 0;
     }
 
     BatchResult IValueTaskSource<BatchResult>.GetResult(short token) => _core.GetResult(token);

@@ -54,6 +54,8 @@ public sealed partial class DynamicBatcher
             {
                 var request = members[m]!;
                 members[m] = null;
+                request.QueuedTicks = start - request.EnqueuedAt;
+                request.RunTicks = runTicks;
                 if (error is not null)
                 {
                     Complete(request, BatchFailureReason.ExecutionFailed, error, executed: true);

@@ -958,6 +958,10 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
 
     private double Seconds(long timestampTicks) => (double)timestampTicks / _time.TimestampFrequency;
 
+    /// <summary>A measured span of timestamp ticks (not rounded up, unlike a timer's <see cref="ToTimeSpan"/>).</summary>
+    internal TimeSpan Elapsed(long timestampTicks) =>
+        timestampTicks <= 0 ? TimeSpan.Zero : TimeSpan.FromTicks((long)(timestampTicks * ((double)TimeSpan.TicksPerSecond / _time.TimestampFrequency)));
+
     private long ToNanoseconds(long timestampTicks) => (long)(timestampTicks * (1e9 / _time.TimestampFrequency));
 
     private static int[] RowBytes(BatchTensorSpec[] specs)

@@ -24,7 +24,7 @@ internal static class ReplayCommand
     public const string Usage = """
         usage: InferenceGateway.Server replay [--target URL] [--file FILE] [--model NAME] [--version V] [--stream NAME]
                                             [--entity COL] [--time COL] [--label COL] [--limit N] [--holdout-from MS]
-                                            [--chunk-ms MS] [--concurrency N] [--quiet]
+                                            [--chunk-ms MS] [--concurrency N] [--versions V1,V2] [--report-outcomes] [--quiet]
           --target        the gateway's gRPC address (default http://127.0.0.1:50051)
           --file          labelled events, CSV or .gz (default models/data/transactions.csv.gz)
           --model         logical model scored (default fraud); --version pins one (default: the gateway's choice)
@@ -34,11 +34,14 @@ internal static class ReplayCommand
           --holdout-from  AUC is also reported over rows at or after this Unix ms (default 1706140800000, the bundled
                           data's held-out days)
           --chunk-ms      widest event-time span replayed concurrently (default 240000: under the bundled stream's 5 m lateness)
+          --versions      pin each entity to one of these versions by a stable hash of its id (a client-side A/B split)
+          --report-outcomes  after the replay, report each row's label as the outcome of its prediction (ReportOutcomes),
+                          so the gateway's prediction log can be evaluated (`evaluate`)
         """;
 
     public static async Task<int> RunAsync(IEnumerable<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var line = new CommandLine(args, new HashSet<string> { "quiet" });
+        var line = new CommandLine(args, new HashSet<string> { "quiet", "report-outcomes" });
         var target = line.Get("target") ?? "http://127.0.0.1:50051";
         var file = line.Get("file") ?? Hosting.GatewayHost.ResolveRepositoryPath(Path.Combine("models", "data", "transactions.csv.gz"));
         var model = line.Get("model") ?? "fraud";
@@ -52,6 +55,13 @@ internal static class ReplayCommand
         var chunkMs = line.GetInt64("chunk-ms", 240_000);
         var concurrency = (int)Math.Clamp(line.GetInt64("concurrency", 64), 1, 4096);
         var quiet = line.Has("quiet");
+        var reportOutcomes = line.Has("report-outcomes");
+        var split = line.Get("versions") is { } versionList ? versionList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
+        if (split.Length > 0 && version.Length > 0)
+        {
+            line.Errors.Add("give --version or --versions, not both");
+        }
+
         line.RejectUnknown();
         if (line.Errors.Count > 0)
         {
@@ -74,6 +84,7 @@ internal static class ReplayCommand
         using var channel = GrpcChannel.ForAddress(target);
         var client = new Gateway.GatewayClient(channel);
         var scores = new float[rows.Count];
+        var requestIds = new string[rows.Count];
         var versions = new System.Collections.Concurrent.ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         long accepted = 0, late = 0, rejected = 0;
         string? firstRejection = null;
@@ -93,8 +104,10 @@ internal static class ReplayCommand
                 {
                     await Parallel.ForEachAsync(round, new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (index, token) =>
                     {
-                        var response = await client.PredictAsync(rows[index].ToPredict(model, version), deadline: DateTime.UtcNow.AddSeconds(60), cancellationToken: token).ConfigureAwait(false);
+                        var pinned = split.Length > 0 ? split[StableHash(rows[index].Entity) % (uint)split.Length] : version;
+                        var response = await client.PredictAsync(rows[index].ToPredict(model, pinned), deadline: DateTime.UtcNow.AddSeconds(60), cancellationToken: token).ConfigureAwait(false);
                         scores[index] = response.Scores.Count > 0 ? response.Scores[0] : float.NaN;
+                        requestIds[index] = response.RequestId;
                         versions.AddOrUpdate(response.Version, 1, static (_, n) => n + 1);
                     }).ConfigureAwait(false);
 
@@ -132,18 +145,56 @@ internal static class ReplayCommand
             await stderr.WriteLineAsync(ProgressLine(rows.Count, rows.Count, elapsed)).ConfigureAwait(false);
         }
 
+        OutcomeSummary? outcomes = null;
+        if (reportOutcomes)
+        {
+            // The labels arrive after every prediction, as real outcomes do; evaluation joins them by request id.
+            var list = new List<Outcome>(rows.Count);
+            for (var i = 0; i < rows.Count; i++)
+            {
+                list.Add(new Outcome { RequestId = requestIds[i], Label = rows[i].Label ? 1 : 0, EventTimeUnixMs = rows[i].Time });
+            }
+
+            try
+            {
+                outcomes = await ImportOutcomesCommand.ReportAsync(client, list, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (RpcException ex)
+            {
+                await stderr.WriteLineAsync($"replay: reporting outcomes, the gateway at {target} answered {ex.StatusCode}: {ex.Status.Detail}").ConfigureAwait(false);
+                return 1;
+            }
+        }
+
         var all = Auc(rows, scores, _ => true);
         var heldOut = Auc(rows, scores, r => r.Time >= holdoutFrom);
         var servedBy = string.Join(", ", versions.OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => $"{model} v{v.Key} {v.Value:N0}"));
         await stdout.WriteLineAsync($"replay: {rows.Count:N0} rows in {elapsed.TotalSeconds:F1} s ({rows.Count / elapsed.TotalSeconds:N0} rows/s: a Predict and an ingested event each); served by {servedBy}").ConfigureAwait(false);
         await stdout.WriteLineAsync($"replay: events {accepted:N0} applied, {late:N0} late, {rejected:N0} rejected{(firstRejection is null ? "" : " (first: " + firstRejection + ")")}").ConfigureAwait(false);
         await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"replay: AUC {Format(all.Auc)} over all {all.Rows:N0} rows ({all.Positives:N0} positive); held-out AUC {Format(heldOut.Auc)} over {heldOut.Rows:N0} rows from {DateTimeOffset.FromUnixTimeMilliseconds(holdoutFrom):yyyy-MM-ddTHH:mm:ssZ} ({heldOut.Positives:N0} positive)")).ConfigureAwait(false);
+        if (outcomes is not null)
+        {
+            await stdout.WriteLineAsync($"replay: outcomes {outcomes.Accepted:N0} stored, {outcomes.Rejected:N0} rejected (evaluate the prediction log with `evaluate`)").ConfigureAwait(false);
+        }
+
         if (late > 0)
         {
             await stdout.WriteLineAsync("replay: some events were late: the gateway already held newer events of this stream (replay into a fresh state, e.g. a new data directory), so its scores are not the held-out figures").ConfigureAwait(false);
         }
 
-        return late > 0 || rejected > 0 ? 1 : 0;
+        return late > 0 || rejected > 0 || outcomes?.Rejected > 0 ? 1 : 0;
+    }
+
+    /// <summary>FNV-1a over the id's UTF-16 code units: the same split on every run and machine (string hashes are randomized).</summary>
+    internal static uint StableHash(string text)
+    {
+        var hash = 2166136261u;
+        foreach (var c in text)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return hash;
     }
 
     private static string Format(double auc) => double.IsNaN(auc) ? "n/a" : auc.ToString("F4", CultureInfo.InvariantCulture);

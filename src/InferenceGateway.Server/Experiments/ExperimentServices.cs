@@ -22,8 +22,6 @@ internal static class ExperimentServices
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILogger<ShadowDispatcher>>()));
 
-        // The prediction log registers its own observer; without one, records are not even built.
-        services.TryAddSingleton<IPredictionObserver>(NullPredictionObserver.Instance);
         services.AddSingleton<ShadowMirror>();
         services.AddSingleton(provider => new ExperimentStore(
             provider.GetRequiredService<ExperimentRouter>(),

@@ -1,6 +1,7 @@
 using System.Buffers;
 using InferenceGateway.Contracts.Gateway;
 using InferenceGateway.Contracts.Inference;
+using InferenceGateway.Core.PredictionLog;
 using InferenceGateway.Core.Routing;
 using InferenceGateway.Server.Services;
 using InferenceGateway.Server.Services.Wire;
@@ -17,18 +18,25 @@ public sealed class ShadowMirror : IDisposable
     private readonly ShadowDispatcher _dispatcher;
 
     /// <summary>Creates the mirror over the shadow lanes.</summary>
-    public ShadowMirror(ShadowDispatcher dispatcher, ExperimentMetrics metrics, IPredictionObserver observer)
+    public ShadowMirror(ShadowDispatcher dispatcher, ExperimentMetrics metrics, IPredictionRecorder log)
     {
         _dispatcher = dispatcher;
         Metrics = metrics;
-        Observer = observer;
+        Log = log;
     }
 
     /// <summary>The shadow and experiment instruments.</summary>
     public ExperimentMetrics Metrics { get; }
 
-    /// <summary>Where shadow answers are reported.</summary>
-    public IPredictionObserver Observer { get; }
+    /// <summary>The prediction log, where every shadow result is recorded beside its primary (never waited for).</summary>
+    public IPredictionRecorder Log { get; }
+
+    /// <summary>
+    /// The version a shadow's records carry: a local shadow's version, a remote one's target label
+    /// (<c>http://host:port/model:version</c>), so evaluation never groups a remote endpoint with a local version of the
+    /// same number.
+    /// </summary>
+    internal static string RecordedVersion(ShadowTarget target) => target.IsRemote ? target.Label : target.Version;
 
     internal RemoteOipClient Remote { get; } = new();
 
@@ -41,7 +49,7 @@ public sealed class ShadowMirror : IDisposable
             var target = shadows[i];
             if (target.Sample() && !_dispatcher.DropIfFull(target))
             {
-                Dispatch(target, ModelInferShadowWork.Create(new ReadOnlySequence<byte>(primary.Payload, 0, primary.PayloadLength), this, executor, arm));
+                Dispatch(target, ModelInferShadowWork.Create(new ReadOnlySequence<byte>(primary.Payload, 0, primary.PayloadLength), this, executor, arm, primary.LogRequestId));
             }
         }
     }
@@ -55,7 +63,7 @@ public sealed class ShadowMirror : IDisposable
             var target = shadows[i];
             if (target.Sample() && !_dispatcher.DropIfFull(target))
             {
-                Dispatch(target, ModelInferShadowWork.Create(message, this, executor, arm));
+                Dispatch(target, ModelInferShadowWork.Create(message, this, executor, arm, Guid.Empty));
             }
         }
     }

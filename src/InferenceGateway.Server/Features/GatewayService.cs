@@ -20,10 +20,12 @@ public sealed partial class GatewayService : Gateway.GatewayBase
     private readonly FeatureEngine _features;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly PredictionLog.OutcomeAndEvaluationHandler _outcomes;
 
     /// <summary>Creates the service.</summary>
-    public GatewayService(PredictExecutor predict, FeatureEngine features, TimeProvider time, ILogger<GatewayService> logger)
+    public GatewayService(PredictExecutor predict, FeatureEngine features, TimeProvider time, ILogger<GatewayService> logger, PredictionLog.OutcomeAndEvaluationHandler outcomes)
     {
+        _outcomes = outcomes;
         _predict = predict;
         _features = features;
         _time = time;
@@ -174,6 +176,20 @@ public sealed partial class GatewayService : Gateway.GatewayBase
         }
 
         return Task.FromResult(response);
+    }
+
+    /// <summary>Stores outcomes (labels) by request id, in any order; answers with counts when the client ends its stream.</summary>
+    public override Task<OutcomeSummary> ReportOutcomes(IAsyncStreamReader<Outcome> requestStream, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return _outcomes.ReportOutcomesAsync(requestStream, context.CancellationToken);
+    }
+
+    /// <summary>Evaluates a model's recorded predictions per version, arm and shadow over a range of event times.</summary>
+    public override Task<EvaluateResponse> Evaluate(EvaluateRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return _outcomes.EvaluateAsync(request, context.CancellationToken);
     }
 
     private static partial class Log

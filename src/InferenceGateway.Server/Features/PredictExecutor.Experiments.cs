@@ -8,12 +8,13 @@ using InferenceGateway.Contracts.Gateway;
 using InferenceGateway.Contracts.Inference;
 using InferenceGateway.Core.Features;
 using InferenceGateway.Core.Models;
+using InferenceGateway.Core.PredictionLog;
 using InferenceGateway.Core.Routing;
 using InferenceGateway.Server.Experiments;
 
 namespace InferenceGateway.Server.Features;
 
-/// <summary>Predict under experiments: the arm of a request that leaves its version empty, its record, and its shadows.</summary>
+/// <summary>Predict under experiments: the arm of a request that leaves its version empty, and its shadows' runs and records.</summary>
 public sealed partial class PredictExecutor
 {
     private readonly ConditionalWeakTable<ShadowTarget, RemoteShadowPlan> _remotePlans = new();
@@ -60,37 +61,6 @@ public sealed partial class PredictExecutor
         return route;
     }
 
-    /// <summary>
-    /// After a primary's run: its record for the prediction observer, and when it succeeded the copies for its sampled
-    /// shadows (a failed primary is not copied: an overloaded or refused request must not bring more work).
-    /// </summary>
-    private void AfterPrimary(PredictRequest request, string requestId, long eventTime, ModelVersion version, RouteDecision route, VersionPlan? plan, byte[]? input, byte[]? output, StatusCode status, long start)
-    {
-        if (_observer.IsEnabled && plan is not null && input is not null && output is not null)
-        {
-            _observer.OnPrediction(new PredictionRecord
-            {
-                Surface = PredictionSurface.Predict,
-                RequestId = requestId,
-                TimeUnixMs = eventTime,
-                Model = version.Name,
-                Version = version.Version,
-                Arm = route.Arm,
-                EntityId = request.EntityId,
-                FeatureNames = plan.Plan.FeatureNames as string[],
-                FeatureValues = MemoryMarshal.Cast<byte, float>(input.AsSpan(0, plan.Plan.Count * sizeof(float))),
-                Outputs = status == StatusCode.OK ? MemoryMarshal.Cast<byte, float>(output.AsSpan(0, plan.OutputBytes)) : default,
-                Latency = Stopwatch.GetElapsedTime(start),
-                StatusCode = (int)status,
-            });
-        }
-
-        if (status == StatusCode.OK && route.Experiment is { HasShadows: true } experiment)
-        {
-            _shadows.MirrorPredict(request, requestId, eventTime, experiment, route.Arm, this);
-        }
-    }
-
     /// <summary>Runs one shadow copy: a local version with its own features, or a remote endpoint with a ModelInfer built from them.</summary>
     internal async ValueTask<ShadowOutcome> RunShadowAsync(PredictShadowWork work, ShadowTarget target, TimeSpan remaining, CancellationToken cancellationToken)
     {
@@ -98,6 +68,7 @@ public sealed partial class PredictExecutor
         float[]? features = null;
         IReadOnlyList<string> names = [];
         float[] outputs = [];
+        var timing = default(BatchTiming);
         var status = StatusCode.OK;
         string? error = null;
         try
@@ -128,7 +99,7 @@ public sealed partial class PredictExecutor
                     var plan = PlanFor(version);
                     names = plan.Plan.FeatureNames;
                     features = Assemble(plan.Plan, work);
-                    outputs = await RunLocalAsync(version, plan, features, remaining, cancellationToken).ConfigureAwait(false);
+                    (outputs, timing) = await RunLocalAsync(version, plan, features, remaining, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -142,29 +113,40 @@ public sealed partial class PredictExecutor
             error = ex.Status.Detail;
         }
 
-        if (_observer.IsEnabled)
+        if (_log.IsEnabled)
         {
-            _observer.OnPrediction(new PredictionRecord
-            {
-                Shadow = true,
-                Surface = PredictionSurface.Predict,
-                RequestId = work.RequestId,
-                TimeUnixMs = work.EventTimeUnixMs,
-                Model = target.Model,
-                Version = target.Version,
-                Arm = work.Arm,
-                ShadowTarget = target.Label,
-                EntityId = work.Request.EntityId,
-                FeatureNames = features is null ? default : names as string[],
-                FeatureValues = features,
-                Outputs = outputs,
-                Latency = Stopwatch.GetElapsedTime(start),
-                StatusCode = (int)status,
-                Error = error,
-            });
+            RecordShadow(work, target, names, features, outputs, timing, start, status);
         }
 
         return status == StatusCode.OK ? ShadowOutcome.Ok : new ShadowOutcome((int)status, error);
+    }
+
+    /// <summary>
+    /// Records a shadow's result, whatever its outcome: the primary's request id, event time and arm, the shadow's
+    /// version (a remote one's target label, so it is never taken for a local version of the same number), the features
+    /// its own version used, its scores, and its status and latency. Never waits: shadows must not hold the log.
+    /// </summary>
+    private void RecordShadow(PredictShadowWork work, ShadowTarget target, IReadOnlyList<string> names, float[]? features, float[] outputs, BatchTiming timing, long start, StatusCode status)
+    {
+        _log.TryRecord(new PredictionEntry
+        {
+            RequestId = work.RequestId,
+            EventTimeUnixMs = work.EventTimeUnixMs,
+            Model = target.Model,
+            Version = ShadowMirror.RecordedVersion(target),
+            Arm = work.Arm,
+            Shadow = true,
+            EntityId = work.Request.EntityId,
+            FeatureNames = features is null ? null : names,
+            Features = features,
+            Outputs = outputs,
+            Rows = 1,
+            QueueMicroseconds = timing.QueueMicroseconds,
+            ComputeMicroseconds = timing.ComputeMicroseconds,
+            TotalMicroseconds = (long)Stopwatch.GetElapsedTime(start).TotalMicroseconds,
+            Status = (int)status,
+            CannotWait = true,
+        });
     }
 
     private static float[] Assemble(FeatureVectorPlan plan, PredictShadowWork work)
@@ -176,7 +158,7 @@ public sealed partial class PredictExecutor
         return assembled.IsSuccess ? values : throw Invalid(assembled.Message);
     }
 
-    private static async ValueTask<float[]> RunLocalAsync(ModelVersion version, VersionPlan plan, float[] features, TimeSpan remaining, CancellationToken cancellationToken)
+    private static async ValueTask<(float[] Outputs, BatchTiming Timing)> RunLocalAsync(ModelVersion version, VersionPlan plan, float[] features, TimeSpan remaining, CancellationToken cancellationToken)
     {
         var output = ArrayPool<byte>.Shared.Rent(plan.OutputBytes);
         var batchRequest = version.Batcher.RentRequest();
@@ -194,7 +176,8 @@ public sealed partial class PredictExecutor
                 throw new RpcException(new Status(Services.InferenceExecutor.ToStatusCode(result.Reason), $"{version}: {result.Message}"));
             }
 
-            return MemoryMarshal.Cast<byte, float>(output.AsSpan(0, plan.OutputBytes)).ToArray();
+            var timing = new BatchTiming((long)batchRequest.QueueTime.TotalMicroseconds, (long)batchRequest.ComputeTime.TotalMicroseconds);
+            return (MemoryMarshal.Cast<byte, float>(output.AsSpan(0, plan.OutputBytes)).ToArray(), timing);
         }
         finally
         {
@@ -202,6 +185,9 @@ public sealed partial class PredictExecutor
             ArrayPool<byte>.Shared.Return(output);
         }
     }
+
+    /// <summary>A local shadow's time queued in the batcher and in its batch's run, microseconds (zero for a remote one).</summary>
+    private readonly record struct BatchTiming(long QueueMicroseconds, long ComputeMicroseconds);
 
     /// <summary>
     /// The features and input tensor a remote shadow gets: those its version lists in this model's config.json when it

@@ -7,6 +7,7 @@ using InferenceGateway.Contracts.Gateway;
 using InferenceGateway.Core.Batching;
 using InferenceGateway.Core.Features;
 using InferenceGateway.Core.Models;
+using InferenceGateway.Core.PredictionLog;
 using InferenceGateway.Core.Routing;
 using InferenceGateway.Server.Experiments;
 using InferenceGateway.Server.Services;
@@ -26,16 +27,17 @@ public sealed partial class PredictExecutor
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly IPredictionRecorder _log;
     private readonly ConditionalWeakTable<ModelVersion, VersionPlan> _plans = new();
     private readonly ModelRepository _repository;
     private readonly ExperimentRouter _router;
     private readonly ShadowMirror _shadows;
-    private readonly IPredictionObserver _observer;
 
     /// <summary>Creates the executor.</summary>
     public PredictExecutor(InferenceExecutor versions, FeatureEngine features, GatewayMetrics metrics, TimeProvider time, ILogger<PredictExecutor> logger,
-        ModelRepository repository, ExperimentRouter router, ShadowMirror shadows, IPredictionObserver observer)
+        IPredictionRecorder log, ModelRepository repository, ExperimentRouter router, ShadowMirror shadows)
     {
+        _log = log;
         _versions = versions;
         _features = features;
         _metrics = metrics;
@@ -44,7 +46,6 @@ public sealed partial class PredictExecutor
         _repository = repository;
         _router = router;
         _shadows = shadows;
-        _observer = observer;
     }
 
     /// <summary>Scores one request; failures are <see cref="RpcException"/>s with the status and a message naming the field.</summary>
@@ -78,11 +79,10 @@ public sealed partial class PredictExecutor
         byte[]? input = null;
         byte[]? output = null;
         VersionPlan? plan = null;
-        long eventTime = 0;
+        var eventTime = request.EventTimeUnixMs;
         try
         {
             plan = PlanFor(version);
-            eventTime = request.EventTimeUnixMs;
             if (eventTime < 0)
             {
                 throw Invalid($"PredictRequest.event_time_unix_ms is negative ({eventTime})");
@@ -94,10 +94,13 @@ public sealed partial class PredictExecutor
             }
 
             var width = plan.Plan.Count;
-            input = ArrayPool<byte>.Shared.Rent(width * sizeof(float));
+
+            // The row, then one defaulted flag per feature: the flags outlive the batch's await for the prediction log.
+            input = ArrayPool<byte>.Shared.Rent(width * (sizeof(float) + sizeof(bool)));
             output = ArrayPool<byte>.Shared.Rent(plan.OutputBytes);
             var values = MemoryMarshal.Cast<byte, float>(input.AsSpan(0, width * sizeof(float)));
-            var defaulted = width <= 256 ? stackalloc bool[width] : new bool[width];
+            var defaulted = MemoryMarshal.Cast<byte, bool>(input.AsSpan(width * sizeof(float), width));
+            defaulted.Clear();
             var assembled = plan.Plan.Assemble(new FeatureRequest(request.EntityId, eventTime, request.Features, request.Attributes), values, defaulted);
             if (!assembled.IsSuccess)
             {
@@ -140,12 +143,24 @@ public sealed partial class PredictExecutor
                 response.Scores.Add(score);
             }
 
+            if (_log.IsEnabled && Record(request, requestId, eventTime, version, route.Arm, plan, input, output, batchRequest, start, StatusCode.OK) == RecordResult.Full)
+            {
+                // Overflow policy PushBack: the answer waits for room in the log, so no answered prediction goes unrecorded.
+                await RecordWhenRoomAsync(request, requestId, eventTime, version, route.Arm, plan, input, output, batchRequest, start, cancellationToken).ConfigureAwait(false);
+            }
+
             status = StatusCode.OK;
             return response;
         }
         catch (RpcException ex)
         {
             status = ex.StatusCode;
+            if (_log.IsEnabled && plan is { Error: null } && status != StatusCode.ResourceExhausted)
+            {
+                // Failed predictions are recorded with their status (never waited for: a full log drops them, counted).
+                Record(request, requestId, eventTime, version, route.Arm, plan, input, null, null, start, status);
+            }
+
             if (status == StatusCode.Internal)
             {
                 Log.PredictFailedInternal(_logger, requestId, version.Name, version.Version, ex.Status.Detail);
@@ -159,9 +174,10 @@ public sealed partial class PredictExecutor
         }
         finally
         {
-            if (route.Experiment is not null || _observer.IsEnabled)
+            if (status == StatusCode.OK && route.Experiment is { HasShadows: true } experiment)
             {
-                AfterPrimary(request, requestId, eventTime, version, route, plan, input, output, status, start);
+                // After the answer is computed, never awaited: each sampled shadow gets a copy on its own lane.
+                _shadows.MirrorPredict(request, requestId, eventTime, experiment, route.Arm, this);
             }
 
             if (batchRequest is not null)
@@ -181,6 +197,52 @@ public sealed partial class PredictExecutor
 
             version.Release();
             _metrics.Record(version.Name, version.Version, route.Arm, status, start);
+        }
+    }
+
+    /// <summary>
+    /// Records a primary prediction (its experiment arm, <c>pinned</c> for a named version under an experiment, empty
+    /// without one; not a shadow): the features as assembled (copied from the pooled input
+    /// row, with their defaulted flags), the scores, and the batcher's queue and run times.
+    /// </summary>
+    private RecordResult Record(PredictRequest request, string requestId, long eventTime, ModelVersion version, string arm, VersionPlan plan, byte[]? input, byte[]? output, BatchRequest? batchRequest, long start, StatusCode status)
+    {
+        var width = plan.Plan.Count;
+        var entry = new PredictionEntry
+        {
+            RequestId = requestId,
+            EventTimeUnixMs = eventTime,
+            Model = version.Name,
+            Version = version.Version,
+            Arm = arm,
+            EntityId = request.EntityId,
+            FeatureNames = input is null ? null : plan.Plan.FeatureNames,
+            Features = input is null ? default : MemoryMarshal.Cast<byte, float>(input.AsSpan(0, width * sizeof(float))),
+            Defaulted = input is null ? default : MemoryMarshal.Cast<byte, bool>(input.AsSpan(width * sizeof(float), width)),
+            Outputs = output is null ? default : MemoryMarshal.Cast<byte, float>(output.AsSpan(0, plan.OutputBytes)),
+            Rows = 1,
+            QueueMicroseconds = batchRequest is null ? 0 : (long)batchRequest.QueueTime.TotalMicroseconds,
+            ComputeMicroseconds = batchRequest is null ? 0 : (long)batchRequest.ComputeTime.TotalMicroseconds,
+            TotalMicroseconds = (long)Stopwatch.GetElapsedTime(start).TotalMicroseconds,
+            Status = (int)status,
+            CannotWait = status != StatusCode.OK,
+        };
+        return _log.TryRecord(entry);
+    }
+
+    private async Task RecordWhenRoomAsync(PredictRequest request, string requestId, long eventTime, ModelVersion version, string arm, VersionPlan plan, byte[] input, byte[] output, BatchRequest batchRequest, long start, CancellationToken cancellationToken)
+    {
+        try
+        {
+            do
+            {
+                await _log.WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
+            }
+            while (Record(request, requestId, eventTime, version, arm, plan, input, output, batchRequest, start, StatusCode.OK) == RecordResult.Full);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, "the prediction log is full (overflow policy PushBack) and the call ended before it had room"));
         }
     }
 

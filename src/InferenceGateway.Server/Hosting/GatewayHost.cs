@@ -18,6 +18,10 @@ public static partial class GatewayHost
                 return Cli.BackfillCommand.Run(args[1..], Console.Out, Console.Error);
             case "replay":
                 return await Cli.ReplayCommand.RunAsync(args[1..], Console.Out, Console.Error).ConfigureAwait(false);
+            case "evaluate":
+                return await Cli.EvaluateCommand.RunAsync(args[1..], Console.Out, Console.Error).ConfigureAwait(false);
+            case "import-outcomes":
+                return await Cli.ImportOutcomesCommand.RunAsync(args[1..], Console.Out, Console.Error).ConfigureAwait(false);
         }
 
         var printConfig = Array.IndexOf(args, "--print-config") >= 0;

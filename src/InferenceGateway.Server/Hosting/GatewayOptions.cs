@@ -54,6 +54,9 @@ public sealed class GatewayOptions
     /// <summary>Experiments (sticky A/B arms, shadows): the experiments file and the shadow lanes' bounds.</summary>
     public Experiments.ExperimentSettings Experiments { get; set; } = new();
 
+    /// <summary>The prediction log: sink, buffer and overflow policy.</summary>
+    public Server.PredictionLog.PredictionLogSettings PredictionLog { get; set; } = new();
+
     /// <summary>Every problem with the configuration, all at once (empty when valid).</summary>
     public List<string> Validate()
     {
@@ -96,6 +99,7 @@ public sealed class GatewayOptions
         Grpc.Validate(errors);
         Features.Validate(errors);
         Experiments.Validate(errors);
+        PredictionLog.Validate(errors, DataDirectory);
         return errors;
     }
 }

@@ -12,6 +12,9 @@ public interface IReadinessCheck
 
     /// <summary>Null when ready, otherwise why not.</summary>
     string? NotReadyReason { get; }
+
+    /// <summary>State worth showing in /readyz even when ready (a degraded dependency the gateway serves without); null for none.</summary>
+    string? Detail => null;
 }
 
 /// <summary>
@@ -61,6 +64,21 @@ public sealed class GatewayReadiness : Transport.IGrpcAdmissionState
         }
 
         return reasons;
+    }
+
+    /// <summary>Every check's detail line ("name: detail"), ready or not.</summary>
+    public List<string> Details()
+    {
+        var details = new List<string>();
+        foreach (var check in _checks)
+        {
+            if (check.Detail is { } detail)
+            {
+                details.Add($"{check.Name}: {detail}");
+            }
+        }
+
+        return details;
     }
 
     /// <summary>Marks the gateway as stopping: not ready, every health status NOT_SERVING.</summary>

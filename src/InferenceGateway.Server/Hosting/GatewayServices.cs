@@ -46,6 +46,7 @@ internal static partial class GatewayServices
         services.AddSingleton<GatewayReadiness>();
         services.AddSingleton<IGrpcAdmissionState>(provider => provider.GetRequiredService<GatewayReadiness>());
         services.AddSingleton<KServeInferenceService>();
+        AddPredictionLog(services, options);
         AddFeatures(services, options);
         services.AddGatewayGrpcService<KServeInferenceService>(GRPCInferenceService.Descriptor, KServeInferenceService.Bind);
         services.AddHostedService<GatewayLifecycle>();
@@ -64,9 +65,11 @@ internal static partial class GatewayServices
         app.MapGet("/readyz", (GatewayReadiness readiness) =>
         {
             var reasons = readiness.NotReadyReasons();
+            var details = readiness.Details();
+            var tail = details.Count == 0 ? "" : string.Join("\n", details) + "\n";
             return reasons.Count == 0
-                ? Results.Text("ready\n")
-                : Results.Text("not ready: " + string.Join("; ", reasons) + "\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+                ? Results.Text("ready\n" + tail)
+                : Results.Text("not ready: " + string.Join("; ", reasons) + "\n" + tail, statusCode: StatusCodes.Status503ServiceUnavailable);
         });
         app.MapPost("/admin/models/reload", async (HttpContext context, ModelRepository repository, GatewayReadiness readiness) =>
         {
@@ -117,6 +120,29 @@ internal static partial class GatewayServices
         services.AddSingleton<PredictExecutor>();
         services.AddSingleton<GatewayService>();
         services.AddGatewayGrpcService<GatewayService>(Gateway.Descriptor, GatewayService.Bind);
+    }
+
+    /// <summary>
+    /// The prediction log over the configured sink (SQLite under the data directory by default), its writer started and
+    /// flushed with the host, its state in /readyz, and the recorder the request paths (and shadows) call.
+    /// </summary>
+    private static void AddPredictionLog(IServiceCollection services, GatewayOptions options)
+    {
+        services.AddSingleton(provider =>
+        {
+            var logOptions = options.PredictionLog.ToOptions(options.DataDirectory);
+            return new Core.PredictionLog.PredictionLog(
+                logOptions,
+                Server.PredictionLog.PredictionLogSettings.CreateSink(logOptions, options.PredictionLog.SqliteMaxBytes),
+                provider.GetRequiredService<TimeProvider>(),
+                provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+                provider.GetRequiredService<ILoggerFactory>().CreateLogger<Core.PredictionLog.PredictionLog>());
+        });
+        services.AddSingleton<Core.PredictionLog.IPredictionRecorder>(provider => provider.GetRequiredService<Core.PredictionLog.PredictionLog>());
+        services.AddSingleton<Server.PredictionLog.PredictionLogHosting>();
+        services.AddHostedService(provider => provider.GetRequiredService<Server.PredictionLog.PredictionLogHosting>());
+        services.AddSingleton<IReadinessCheck>(provider => provider.GetRequiredService<Server.PredictionLog.PredictionLogHosting>());
+        services.AddSingleton<Server.PredictionLog.OutcomeAndEvaluationHandler>();
     }
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };

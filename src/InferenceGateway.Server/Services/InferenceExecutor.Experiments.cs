@@ -61,59 +61,15 @@ public sealed partial class InferenceExecutor
     }
 
     /// <summary>
-    /// Once a primary call has run: its record for the prediction observer (whatever its outcome), and when it
-    /// succeeded a copy of the request for each sampled shadow. Copies are queued, never awaited; a full queue drops
-    /// them. A failed primary is not copied: an overloaded or refused request must not bring more work.
+    /// Once a primary call has succeeded: a copy of the request for each sampled shadow (its record is
+    /// <see cref="Record"/>'s). Copies are queued, never awaited; a full queue drops them. A failed primary is not
+    /// copied: an overloaded or refused request must not bring more work.
     /// </summary>
-    private void Mirror(ModelInferCall call, ModelVersion version, StatusCode status, long start)
+    private void Mirror(ModelInferCall call)
     {
-        if (call.IsShadow)
-        {
-            return;
-        }
-
-        if (_observer.IsEnabled)
-        {
-            Observe(call, version, status, start);
-        }
-
-        if (status == StatusCode.OK && call.Experiment is { HasShadows: true } experiment)
+        if (!call.IsShadow && call.Experiment is { HasShadows: true } experiment)
         {
             _shadows.MirrorModelInfer(call, experiment, call.ResponseArm, this);
         }
-    }
-
-    private void Observe(ModelInferCall call, ModelVersion version, StatusCode status, long start)
-    {
-        Span<char> id = stackalloc char[256];
-        var idBytes = call.Id.Of(call.PayloadSpan);
-        var idLength = idBytes.Length <= id.Length ? Encoding.UTF8.GetChars(idBytes, id) : 0;
-        var latency = Stopwatch.GetElapsedTime(start);
-        _observer.OnPrediction(new PredictionRecord
-        {
-            Surface = PredictionSurface.ModelInfer,
-            RequestId = id[..idLength],
-            TimeUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)latency.TotalMilliseconds,
-            Model = version.Name,
-            Version = version.Version,
-            Arm = call.ResponseArm,
-            Outputs = status == StatusCode.OK ? FirstFp32Output(call) : default,
-            Latency = latency,
-            StatusCode = (int)status,
-        });
-    }
-
-    /// <summary>The call's first output as FP32 values, when it has one of that type (empty otherwise).</summary>
-    internal static ReadOnlySpan<float> FirstFp32Output(ModelInferCall call)
-    {
-        if (call.ResponseOutputCount == 0 || call.ResponseOutputConfigs is not { } configs)
-        {
-            return default;
-        }
-
-        ref readonly var output = ref call.ResponseOutputs[0];
-        return configs[output.ConfigIndex].Type == TensorDataType.Fp32 && output.Buffer is { } buffer
-            ? MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, output.Length))
-            : default;
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Unicode;
 using InferenceGateway.Core.Batching;
 using InferenceGateway.Core.Models;
+using InferenceGateway.Core.PredictionLog;
 using InferenceGateway.Core.Routing;
 using Grpc.Core;
 using InferenceGateway.Server.Services.Wire;
@@ -19,17 +20,17 @@ public sealed partial class InferenceExecutor
     private readonly ILogger _logger;
     private readonly ExperimentRouter _router;
     private readonly Experiments.ShadowMirror _shadows;
-    private readonly IPredictionObserver _observer;
+    private readonly IPredictionRecorder _log;
 
-    /// <summary>Creates the executor over the served models, routed by the experiments in force.</summary>
-    public InferenceExecutor(ModelRepository repository, GatewayMetrics metrics, ILogger<InferenceExecutor> logger, ExperimentRouter router, Experiments.ShadowMirror shadows, IPredictionObserver observer)
+    /// <summary>Creates the executor over the served models, routed by the experiments in force, recording into the prediction log.</summary>
+    public InferenceExecutor(ModelRepository repository, GatewayMetrics metrics, ILogger<InferenceExecutor> logger, IPredictionRecorder log, ExperimentRouter router, Experiments.ShadowMirror shadows)
     {
+        _log = log;
         _repository = repository;
         _metrics = metrics;
         _logger = logger;
         _router = router;
         _shadows = shadows;
-        _observer = observer;
     }
 
     /// <summary>
@@ -166,11 +167,14 @@ public sealed partial class InferenceExecutor
             }
 
             SetResponseShapes(version, call, batchRequest, state.Rows);
+            if (_log.IsEnabled)
+            {
+                Record(call, version, batchRequest, state);
+            }
         }
         catch (Exception ex)
         {
             Fail(call, version, batchRequest, ex, state.Start);
-            Mirror(call, version, ex is RpcException rpc ? rpc.StatusCode : StatusCode.Unknown, state.Start);
             if (returnCallOnFailure)
             {
                 call.Return();
@@ -180,8 +184,72 @@ public sealed partial class InferenceExecutor
         }
 
         Release(call, version, batchRequest, StatusCode.OK, state.Start);
-        Mirror(call, version, StatusCode.OK, state.Start);
+        Mirror(call);
         return call;
+    }
+
+    /// <summary>
+    /// Records a successful ModelInfer call, a primary (with its arm) or a local shadow's copy (its version, the
+    /// primary's arm and request id; shadow copies never wait either): one record per call (not per row), copied out of the pooled call, whose
+    /// buffers go back to the pool once the response is written. It holds the request <c>id</c> (a UUIDv7 only the log
+    /// knows when the client sent none), the version, the rows, the first input's values row after row, named by the
+    /// version's <c>features</c> when they describe its row (else unnamed), when the version has one FP32 input and the
+    /// values fit <see cref="PredictionLogOptions.MaxValuesPerRecord"/> (else only a flag), the first FP32 output's
+    /// values, and the latencies. The event time is the time of the call: OIP carries none. Never waits: under the
+    /// PushBack policy a full log drops a ModelInfer record (counted) rather than hold a pooled call.
+    /// </summary>
+    private void Record(ModelInferCall call, ModelVersion version, BatchRequest batchRequest, in ModelInferCall.InferState state)
+    {
+        Span<byte> generatedId = stackalloc byte[36];
+        scoped ReadOnlySpan<byte> id = call.Id.Of(call.PayloadSpan);
+        if (id.IsEmpty)
+        {
+            if (call.LogRequestId == Guid.Empty)
+            {
+                call.LogRequestId = Guid.CreateVersion7();
+            }
+
+            if (call.LogRequestId.TryFormat(generatedId, out var written, "D"))
+            {
+                id = generatedId[..written];
+            }
+        }
+
+        var inputs = version.Config.Inputs;
+        var recordInputs = inputs.Count == 1 && inputs[0].Type == TensorDataType.Fp32;
+        var features = recordInputs ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(batchRequest.GetInputData(0).Span) : default;
+        var rowWidth = version.InputSpecs[0].FixedRowBytes / sizeof(float);
+        ReadOnlySpan<float> outputs = default;
+        for (var i = 0; i < call.ResponseOutputCount; i++)
+        {
+            ref readonly var output = ref call.ResponseOutputs[i];
+            if (call.ResponseOutputConfigs![output.ConfigIndex].Type == TensorDataType.Fp32)
+            {
+                outputs = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(output.Buffer.AsSpan(0, output.Length));
+                break;
+            }
+        }
+
+        var entry = new PredictionEntry
+        {
+            RequestIdUtf8 = id,
+            Model = version.Name,
+            Version = version.Version,
+            Arm = call.ResponseArm,
+            Shadow = call.IsShadow,
+            EntityId = "",
+            FeatureNames = recordInputs && version.Config.Features.Count == rowWidth && rowWidth > 0 ? version.Config.Features : null,
+            Features = features,
+            Outputs = outputs,
+            Rows = state.Rows,
+            InputsOmitted = !recordInputs,
+            QueueMicroseconds = (long)batchRequest.QueueTime.TotalMicroseconds,
+            ComputeMicroseconds = (long)batchRequest.ComputeTime.TotalMicroseconds,
+            TotalMicroseconds = (long)System.Diagnostics.Stopwatch.GetElapsedTime(state.Start).TotalMicroseconds,
+            Status = (int)StatusCode.OK,
+            CannotWait = true,
+        };
+        _log.TryRecord(entry);
     }
 
     /// <summary>Logs a failed call and releases its batch request (when rented) and version lease.</summary>

@@ -87,6 +87,12 @@ internal sealed partial class ModelInferCall
     /// <summary>When the call was received, in Unix milliseconds (for prediction records).</summary>
     public long ReceivedUnixMs;
 
+    /// <summary>
+    /// The request id the prediction log knows a call without <c>id</c> by: a UUIDv7 made when its primary is recorded
+    /// and handed to its shadow copies, so that a shadow's record joins its primary's. Empty until then.
+    /// </summary>
+    public Guid LogRequestId;
+
     /// <summary>The served version's outputs; <see cref="ResponseOutput.ConfigIndex"/> indexes it. Null until a response is set.</summary>
     public List<TensorConfig>? ResponseOutputConfigs;
     public bool RawOutput;
@@ -158,6 +164,7 @@ internal sealed partial class ModelInferCall
         Experiment = null;
         IsShadow = false;
         ReceivedUnixMs = 0;
+        LogRequestId = Guid.Empty;
         ParameterCount = 0;
         ResponseOutputConfigs = null;
         RawOutput = false;

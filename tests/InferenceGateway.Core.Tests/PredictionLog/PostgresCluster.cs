@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace InferenceGateway.Tests.Shared;
+
+/// <summary>
+/// A throwaway PostgreSQL cluster on 127.0.0.1 for the tests that need a real one: initdb into a temp folder, pg_ctl
+/// start on a free port, dropped at the end. Debian's <c>postgresql</c> package provides the binaries
+/// (scripts/install-deps.sh, which this runs when they are missing). As root the server runs as the <c>postgres</c> user
+/// (PostgreSQL refuses root). One cluster per test collection; each test class takes its own database.
+/// </summary>
+public sealed class PostgresCluster : IAsyncLifetime
+{
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(120);
+    private string _bin = "";
+    private string _dataDirectory = "";
+    private string _root = "";
+    private bool _asPostgresUser;
+
+    public int Port { get; private set; }
+
+    /// <summary>Connection string of the maintenance database (create test databases from it).</summary>
+    public string AdminConnectionString => ConnectionString("postgres");
+
+    public string ConnectionString(string database) =>
+        $"Host=127.0.0.1;Port={Port};Username=postgres;Database={database};Pooling=true;Timeout=5;Command Timeout=30;Include Error Detail=true";
+
+    public async Task InitializeAsync()
+    {
+        _bin = FindBin() ?? await InstallAndFindAsync();
+        _root = Path.Combine(Path.GetTempPath(), "ig-pg-" + Guid.NewGuid().ToString("N")[..12]);
+        _dataDirectory = Path.Combine(_root, "data");
+        Directory.CreateDirectory(_root);
+        _asPostgresUser = Environment.UserName == "root";
+        if (_asPostgresUser)
+        {
+            await RunAsync("chown", ["postgres:postgres", _root]);
+        }
+
+        await RunPgAsync("initdb", ["-D", _dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+        Port = FreePort();
+        await StartAsync();
+    }
+
+    /// <summary>Starts (or restarts) the server and waits until it accepts connections.</summary>
+    public Task StartAsync() => RunPgAsync("pg_ctl", [
+        "-D", _dataDirectory, "-w", "-t", "60", "-l", Path.Combine(_root, "server.log"),
+        "-o", $"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50",
+        "start",
+    ]);
+
+    /// <summary>Stops the server at once (fast shutdown: open connections are cut), as an outage would.</summary>
+    public Task StopAsync() => RunPgAsync("pg_ctl", ["-D", _dataDirectory, "-w", "-t", "60", "-m", "fast", "stop"]);
+
+    /// <summary>A new empty database; returns its connection string.</summary>
+    public async Task<string> CreateDatabaseAsync(string prefix)
+    {
+        var name = prefix + "_" + Guid.NewGuid().ToString("N")[..10];
+        await using var connection = new NpgsqlConnection(AdminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+        await command.ExecuteNonQueryAsync();
+        return ConnectionString(name);
+    }
+
+    public async Task DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        if (_dataDirectory.Length > 0 && File.Exists(Path.Combine(_dataDirectory, "postmaster.pid")))
+        {
+            try
+            {
+                await RunPgAsync("pg_ctl", ["-D", _dataDirectory, "-w", "-t", "60", "-m", "immediate", "stop"]);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+        }
+
+        try
+        {
+            if (_root.Length > 0)
+            {
+                Directory.Delete(_root, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private Task RunPgAsync(string tool, string[] args)
+    {
+        var path = Path.Combine(_bin, tool);
+        return _asPostgresUser ? RunAsync("runuser", ["-u", "postgres", "--", path, .. args]) : RunAsync(path, args);
+    }
+
+    private static async Task RunAsync(string file, string[] args)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(CommandTimeout);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {process.ExitCode}: {await stdout}{await stderr}");
+        }
+    }
+
+    private static string? FindBin()
+    {
+        var root = "/usr/lib/postgresql";
+        if (!Directory.Exists(root))
+        {
+            return null;
+        }
+
+        return Directory.GetDirectories(root)
+            .Select(d => Path.Combine(d, "bin"))
+            .Where(d => File.Exists(Path.Combine(d, "initdb")) && File.Exists(Path.Combine(d, "pg_ctl")))
+            .OrderByDescending(d => int.TryParse(Path.GetFileName(Path.GetDirectoryName(d)), out var v) ? v : 0)
+            .FirstOrDefault();
+    }
+
+    private static async Task<string> InstallAndFindAsync()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var script = Path.Combine(dir.FullName, "scripts", "install-deps.sh");
+            if (File.Exists(script))
+            {
+                await RunAsync("bash", [script]);
+                break;
+            }
+        }
+
+        return FindBin() ?? throw new InvalidOperationException("PostgreSQL binaries not found under /usr/lib/postgresql/*/bin; install Debian's postgresql package (scripts/install-deps.sh)");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class PostgresCollection : ICollectionFixture<PostgresCluster>
+{
+    public const string Name = "postgres";
+}
