@@ -22,7 +22,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-SCENARIOS="${SCENARIOS:-ort batcher codec transport batching plog}"
+SCENARIOS="${SCENARIOS:-ort batcher codec transport batching plog experiments}"
 QUICK="${QUICK:-0}"
 CONFIG=Release
 PY=/usr/bin/python3
@@ -456,7 +456,10 @@ sat_h2load() {
     # The prediction log (issue 23): its own script writes results/prediction-log.md, appended to RESULTS.md below.
     plog) record bash perf/prediction-log-bench.sh
           SKIP_BUILD=1 bash perf/prediction-log-bench.sh > "$results/prediction-log.log" 2>&1 || note_status plog "FAILED (see $results/prediction-log.log)" ;;
-    *) note_status "$s" "unknown scenario (ort, batcher, codec, transport, batching, plog)" ;;
+    # Experiments (issue 22): its own script writes results/experiments/ (a subfolder, kept by the clean-up above).
+    experiments) record bash perf/experiments-bench.sh
+          SKIP_BUILD=1 bash perf/experiments-bench.sh > "$results/experiments.log" 2>&1 || note_status experiments "FAILED (see $results/experiments.log)" ;;
+    *) note_status "$s" "unknown scenario (ort, batcher, codec, transport, batching, plog, experiments)" ;;
   esac
 done
 
@@ -957,6 +960,10 @@ plog = read("prediction-log.md")
 if plog:
     w("## (d) " + plog.split("\n", 1)[0].lstrip("# "))
     w(plog.split("\n", 1)[1].replace("\n## ", "\n### "))
+experiments = read("experiments/summary.md")
+if experiments:
+    w("## (e) " + experiments.split("\n", 1)[0].lstrip("# "))
+    w(experiments.split("\n", 1)[1].replace("\n## ", "\n### "))
 w("## Status")
 w("")
 w("```")
