@@ -18,6 +18,7 @@ internal sealed partial class ExperimentHosting(
     ExperimentSettings settings,
     IHostApplicationLifetime lifetime,
     TimeProvider time,
+    IServiceProvider services,
     ILogger<ExperimentHosting> logger) : IHostedService, IReadinessCheck, IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
@@ -41,6 +42,11 @@ internal sealed partial class ExperimentHosting(
             await repository.InitialScanCompleted.WaitAsync(cancellationToken).ConfigureAwait(false);
             await store.LoadFileAsync("start", cancellationToken).ConfigureAwait(false);
             _loaded = true;
+
+            // The gRPC health status of the whole server is computed when the models change; the file may be applied
+            // after that last change, so it is recomputed now. Resolved here, not injected: the readiness aggregate
+            // takes this check among its own, and injecting it would make a cycle.
+            services.GetRequiredService<GatewayReadiness>().Refresh();
             Log.Loaded(logger, store.FilePath);
             repository.Changed += OnRepositoryChanged;
             if (settings.PollInterval <= TimeSpan.Zero)
