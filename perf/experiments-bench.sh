@@ -3,14 +3,16 @@
 # arrivals, at about half of the gateway's saturated throughput) under an experiment with no shadow, with a local shadow
 # (fraud v2, which computes its own eight features; every request copied, and a quarter), and with a remote shadow that sleeps 200 ms per
 # call (`InferenceGateway.Benchmarks sleepy-oip`, every request copied); the three take turns within each round, the
-# order rotating, so the shared machine's slow spells fall on all of them. Then routing's own cost per request
-# (BenchmarkDotNet RoutingBenchmark, in process).
+# order rotating, so the shared machine's slow spells fall on all of them. Then what the local shadow costs (saturated
+# primary throughput with and without it, alternating), and routing's own cost per request (BenchmarkDotNet
+# RoutingBenchmark, in process). The gateway runs with its defaults, so the prediction log (SQLite) records every
+# primary and every shadow result, as it would in service.
 #
 # Knobs (environment): ROUNDS (default 3), STEP (measured seconds per step, default 15), WARMUP (per step, default 3),
 # SAT_CONCURRENCY (closed-loop callers for saturation, default 32), RATE (skip the saturation step and use this rate),
 # QUICK=1 (one round, 4 s steps: to check the script), SKIP_BUILD=1, SKIP_BDN=1, OUT (default perf/results).
 # Writes everything under OUT/experiments/ (a subfolder: `make bench` clears perf/results/*.md and the like at its
-# start): summary.md, per-step JSON, steps.csv, the gateway's log, commands.txt and BenchmarkDotNet's table. Every process started here
+# start): summary.md, per-step JSON, steps.csv, cost.csv, the gateway's log, commands.txt and BenchmarkDotNet's table. Every process started here
 # is stopped on exit; every load run is bounded by its duration; load goes to 127.0.0.1 only.
 set -euo pipefail
 
@@ -127,6 +129,25 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 
+# What a local shadow costs in compute: saturated primary throughput (closed loop) with no shadow and with every request
+# copied to fraud v2, alternating (A/B, B/A) so that slow spells of the shared machine fall on both. CPU time per
+# request does not show it on 2 shared cores (the gateway's spinning fills idle time, and other work takes the rest).
+echo "name,phase,round,shadow_sent,shadow_dropped,shadow_failed" > "$DIR/cost.csv"
+for r in $(seq 1 "$ROUNDS"); do
+  if [ $((r % 2)) -eq 1 ]; then order=(none local); else order=(local none); fi
+  for phase in "${order[@]}"; do
+    put "$phase"
+    sleep 3
+    name="cost-$phase-r$r"
+    s0="$(metric gateway_shadow_sent_total 'model="fraud"')"; d0="$(metric gateway_shadow_dropped_total 'model="fraud"')"; f0="$(metric gateway_shadow_failed_total 'model="fraud"')"
+    log "cost round $r: $phase (closed loop, $SAT_CONCURRENCY callers)"
+    ig_load run "${predict[@]}" --concurrency "$SAT_CONCURRENCY" --warmup "${WARMUP}s" --duration "${STEP}s" --label "$name" --json "$DIR/$name.json" || log "step $name failed"
+    sleep 1.5
+    s1="$(metric gateway_shadow_sent_total 'model="fraud"')"; d1="$(metric gateway_shadow_dropped_total 'model="fraud"')"; f1="$(metric gateway_shadow_failed_total 'model="fraud"')"
+    echo "$name,$phase,$r,$((s1 - s0)),$((d1 - d0)),$((f1 - f0))" >> "$DIR/cost.csv"
+  done
+done
+
 if [ "${SKIP_BDN:-0}" != "1" ]; then
   log "BenchmarkDotNet RoutingBenchmark"
   record "dotnet $bench_dll --filter '*RoutingBenchmark*'   # its config: a short job, in process"
@@ -136,7 +157,7 @@ if [ "${SKIP_BDN:-0}" != "1" ]; then
   rm -rf "$DIR/BenchmarkDotNet.Artifacts"
 fi
 
-export EX_DIR="$DIR" EX_OUT="$OUT" EX_RATE="$RATE" EX_ROUNDS="$ROUNDS" EX_STEP="$STEP" EX_QUICK="$QUICK" EX_ELAPSED="$SECONDS" \
+export EX_DIR="$DIR" EX_OUT="$OUT" EX_SAT="$SAT_CONCURRENCY" EX_RATE="$RATE" EX_ROUNDS="$ROUNDS" EX_STEP="$STEP" EX_QUICK="$QUICK" EX_ELAPSED="$SECONDS" \
   EX_COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" EX_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" \
   EX_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
 "$PY" - <<'PYEOF'
@@ -196,6 +217,31 @@ w("Server CPU per request is the gateway process's CPU time (10 ms ticks, warm-u
   "shadow's line minus the first is what computing fraud v2's features and running it for every request costs. The remote shadow's copies "
   "wait 200 ms each on 16 lanes' slots at most, so most are dropped at the queue (counted) rather than queued: the primary never waits for them.")
 w("")
+cost_path = os.path.join(D, "cost.csv")
+if os.path.exists(cost_path):
+    cost = list(csv.DictReader(open(cost_path)))
+    w("## What a local shadow costs: saturated throughput with and without it")
+    w("")
+    w(f"Closed loop, {os.environ.get('EX_SAT', '32')} callers, {os.environ['EX_STEP']} s a step, no shadow and a local fraud v2 shadow of every request "
+      "alternating (A/B then B/A). The primary throughput the shadow takes away is the compute it costs; its copies are counted "
+      "(the lane drops what it cannot run).")
+    w("")
+    w("| experiment | primary req/s (range) | p99 ms (range) | shadow copies run / s | copies dropped |")
+    w("|---|---:|---:|---:|---:|")
+    tput = {}
+    for phase in ("none", "local"):
+        mine = [r for r in cost if r["phase"] == phase]
+        steps = [step(r["name"]) for r in mine]
+        t = [s["throughput_rps"] for s in steps if s]
+        tput[phase] = statistics.median(t) if t else None
+        p99 = [s["latency_ms"]["p99"] for s in steps if s]
+        secs = sum(s["elapsed_s"] for s in steps if s) or 1
+        sent = sum(int(r["shadow_sent"]) for r in mine); dropped = sum(int(r["shadow_dropped"]) for r in mine)
+        w(f"| {desc[phase]} | {rng(t, 0)} | {rng(p99, 3)} | {sent / secs:.0f} | {dropped} |")
+    if tput.get("none") and tput.get("local"):
+        w("")
+        w(f"Ratio of medians, primary throughput with the local shadow over without: {tput['local'] / tput['none']:.3f}.")
+    w("")
 log = os.path.join(D, "routing-benchmark.log")
 if os.path.exists(log):
     text = open(log).read()

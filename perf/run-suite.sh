@@ -962,8 +962,13 @@ if plog:
     w(plog.split("\n", 1)[1].replace("\n## ", "\n### "))
 experiments = read("experiments/summary.md")
 if experiments:
-    w("## (e) " + experiments.split("\n", 1)[0].lstrip("# "))
-    w(experiments.split("\n", 1)[1].replace("\n## ", "\n### "))
+    # Its figures, not its command list: that stays with the raw outputs in the subfolder.
+    title, body = experiments.split("\n", 1)
+    w("## (e) " + title.lstrip("# "))
+    w(body.split("\n## Commands", 1)[0].replace("\n## ", "\n### "))
+    w("Raw outputs and the exact commands: `perf/results/experiments/` (summary.md, commands.txt, per-step JSON, steps.csv, "
+      "cost.csv, routing-benchmark.md). Reproduce: `bash perf/experiments-bench.sh` (`make bench` runs it as scenario `experiments`).")
+    w("")
 w("## Status")
 w("")
 w("```")
