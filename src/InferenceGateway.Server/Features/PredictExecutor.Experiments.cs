@@ -66,6 +66,7 @@ public sealed partial class PredictExecutor
     {
         var start = Stopwatch.GetTimestamp();
         float[]? features = null;
+        bool[]? defaulted = null;
         IReadOnlyList<string> names = [];
         float[] outputs = [];
         var timing = default(BatchTiming);
@@ -82,7 +83,7 @@ public sealed partial class PredictExecutor
                 }
 
                 names = remote.Plan.FeatureNames;
-                features = Assemble(remote.Plan, work);
+                (features, defaulted) = Assemble(remote.Plan, work);
                 var request = new ModelInferRequest { ModelName = target.RemoteModel, ModelVersion = target.RemoteVersion, Id = work.RequestId };
                 var tensor = new ModelInferRequest.Types.InferInputTensor { Name = remote.InputName, Datatype = "FP32" };
                 tensor.Shape.Add([1, features.Length]);
@@ -98,7 +99,7 @@ public sealed partial class PredictExecutor
                 {
                     var plan = PlanFor(version);
                     names = plan.Plan.FeatureNames;
-                    features = Assemble(plan.Plan, work);
+                    (features, defaulted) = Assemble(plan.Plan, work);
                     (outputs, timing) = await RunLocalAsync(version, plan, features, remaining, cancellationToken).ConfigureAwait(false);
                 }
                 finally
@@ -115,7 +116,7 @@ public sealed partial class PredictExecutor
 
         if (_log.IsEnabled)
         {
-            RecordShadow(work, target, names, features, outputs, timing, start, status);
+            RecordShadow(work, target, names, features, defaulted, outputs, timing, start, status);
         }
 
         return status == StatusCode.OK ? ShadowOutcome.Ok : new ShadowOutcome((int)status, error);
@@ -126,7 +127,7 @@ public sealed partial class PredictExecutor
     /// version (a remote one's target label, so it is never taken for a local version of the same number), the features
     /// its own version used, its scores, and its status and latency. Never waits: shadows must not hold the log.
     /// </summary>
-    private void RecordShadow(PredictShadowWork work, ShadowTarget target, IReadOnlyList<string> names, float[]? features, float[] outputs, BatchTiming timing, long start, StatusCode status)
+    private void RecordShadow(PredictShadowWork work, ShadowTarget target, IReadOnlyList<string> names, float[]? features, bool[]? defaulted, float[] outputs, BatchTiming timing, long start, StatusCode status)
     {
         _log.TryRecord(new PredictionEntry
         {
@@ -139,6 +140,7 @@ public sealed partial class PredictExecutor
             EntityId = work.Request.EntityId,
             FeatureNames = features is null ? null : names,
             Features = features,
+            Defaulted = defaulted,
             Outputs = outputs,
             Rows = 1,
             QueueMicroseconds = timing.QueueMicroseconds,
@@ -149,13 +151,14 @@ public sealed partial class PredictExecutor
         });
     }
 
-    private static float[] Assemble(FeatureVectorPlan plan, PredictShadowWork work)
+    /// <summary>The shadow version's features for the copied request, as of its event time, with their defaulted flags.</summary>
+    private static (float[] Values, bool[] Defaulted) Assemble(FeatureVectorPlan plan, PredictShadowWork work)
     {
         var values = new float[plan.Count];
         var defaulted = new bool[plan.Count];
         var request = work.Request;
         var assembled = plan.Assemble(new FeatureRequest(request.EntityId, work.EventTimeUnixMs, request.Features, request.Attributes), values, defaulted);
-        return assembled.IsSuccess ? values : throw Invalid(assembled.Message);
+        return assembled.IsSuccess ? (values, defaulted) : throw Invalid(assembled.Message);
     }
 
     private static async ValueTask<(float[] Outputs, BatchTiming Timing)> RunLocalAsync(ModelVersion version, VersionPlan plan, float[] features, TimeSpan remaining, CancellationToken cancellationToken)

@@ -18,7 +18,7 @@ public sealed class ExperimentPredictionLogTests(ExperimentGatewayFixture gatewa
 
     private Log PredictionLog => gateway.App.Services.GetRequiredService<Log>();
 
-    private sealed record Row(string Version, string Arm, bool Shadow, string EntityId, string[] FeatureNames, float[] Features, float[] Outputs, long EventTime, long Status, long TotalMicroseconds);
+    private sealed record Row(string Version, string Arm, bool Shadow, string EntityId, string[] FeatureNames, float[] Features, float[] Outputs, long EventTime, long Status, long TotalMicroseconds, byte[] Defaulted);
 
     /// <summary>The records of one request id once <paramref name="count"/> of them are stored, primaries first.</summary>
     private async Task<List<Row>> RowsAsync(string requestId, int count)
@@ -32,7 +32,7 @@ public sealed class ExperimentPredictionLogTests(ExperimentGatewayFixture gatewa
                 await connection.OpenAsync();
                 await using var command = connection.CreateCommand();
                 command.CommandText = """
-                    SELECT p.version, p.arm, p.shadow, p.entity_id, f.names, p.features, p.outputs, p.event_time_ms, p.status, p.total_us
+                    SELECT p.version, p.arm, p.shadow, p.entity_id, f.names, p.features, p.outputs, p.event_time_ms, p.status, p.total_us, p.defaulted
                     FROM predictions p LEFT JOIN feature_sets f ON f.id = p.feature_set_id WHERE p.request_id = $id ORDER BY p.shadow, p.version
                     """;
                 command.Parameters.AddWithValue("$id", requestId);
@@ -44,7 +44,7 @@ public sealed class ExperimentPredictionLogTests(ExperimentGatewayFixture gatewa
                         reader.IsDBNull(4) ? [] : System.Text.Json.JsonSerializer.Deserialize<string[]>(reader.GetString(4))!,
                         reader.IsDBNull(5) ? [] : MemoryMarshal.Cast<byte, float>((byte[])reader[5]).ToArray(),
                         reader.IsDBNull(6) ? [] : MemoryMarshal.Cast<byte, float>((byte[])reader[6]).ToArray(),
-                        reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9)));
+                        reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9), reader.IsDBNull(10) ? [] : (byte[])reader[10]));
                 }
             }
 
@@ -81,6 +81,8 @@ public sealed class ExperimentPredictionLogTests(ExperimentGatewayFixture gatewa
             Assert.Equal(8, shadow.FeatureNames.Length);
             Assert.Equal(8, shadow.Features.Length);
             Assert.Equal(99f, shadow.Features[Array.IndexOf(shadow.FeatureNames, "amount")]);
+            Assert.Equal(0, shadow.Defaulted[Array.IndexOf(shadow.FeatureNames, "amount")]); // given in the request
+            Assert.Equal(8, shadow.Defaulted.Length);
             Assert.Single(shadow.Outputs);
             Assert.True(shadow.TotalMicroseconds > 0);
         }
