@@ -44,9 +44,7 @@ record() { printf '%s\n' "$*" >> "$commands"; }
 pids=()
 data="$(mktemp -d)"
 cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_pids
   rm -rf "$data"
 }
 trap cleanup EXIT

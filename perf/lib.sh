@@ -13,3 +13,10 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 gc_allocated() {
   curl -sf "http://127.0.0.1:$1/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total / { print $2 }'
 }
+
+# Stops the processes whose ids the caller's array `pids` holds (TERM to all, then waits for each), for EXIT traps.
+stop_pids() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
