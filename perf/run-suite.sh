@@ -33,7 +33,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-SCENARIOS="${SCENARIOS:-ort batcher codec transport batching plog features}"
+SCENARIOS="${SCENARIOS:-ort batcher codec transport batching plog features experiments}"
 QUICK="${QUICK:-0}"
 CONFIG=Release
 PY=/usr/bin/python3
@@ -541,7 +541,10 @@ scenario_features() {
     plog) record bash perf/prediction-log-bench.sh
           mkdir -p "$results/prediction-log"; SKIP_BUILD=1 bash perf/prediction-log-bench.sh > "$results/prediction-log/run.log" 2>&1 || note_status plog "FAILED (see $results/prediction-log/run.log)" ;;
     features) scenario_features ;;
-    *) note_status "$s" "unknown scenario (ort, batcher, codec, transport, batching, plog, features)" ;;
+    # Experiments (issue 22): its own script writes results/experiments/ (a subfolder, kept by the clean-up above).
+    experiments) record bash perf/experiments-bench.sh
+          mkdir -p "$results/experiments"; SKIP_BUILD=1 bash perf/experiments-bench.sh > "$results/experiments/run.log" 2>&1 || note_status experiments "FAILED (see $results/experiments/run.log)" ;;
+    *) note_status "$s" "unknown scenario (ort, batcher, codec, transport, batching, plog, features, experiments)" ;;
   esac
 done
 

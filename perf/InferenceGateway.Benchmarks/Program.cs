@@ -18,6 +18,11 @@ public static class Program
             return Batching.WaitOvershoot.Run(args[1..]);
         }
 
+        if (args.Length > 0 && args[0] == "sleepy-oip")
+        {
+            return Routing.SleepyOipServer.Run(args[1..]); // the slow remote shadow of perf/experiments-bench.sh
+        }
+
         if (args.Length > 0 && args[0] == "sink-throughput")
         {
             return PredictionLog.SinkThroughput.Run(args[1..]);

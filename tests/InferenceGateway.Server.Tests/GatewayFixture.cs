@@ -44,7 +44,7 @@ public class GatewayFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        App = GatewayHost.Build(TestGatewayArgs.For(DataDirectory, RepositoryPath, ["--Gateway:ModelRepository:PollInterval=00:00:00.200", .. _extraArgs]));
+        App = GatewayHost.Build(TestGatewayArgs.For(DataDirectory, RepositoryPath, ["--Gateway:ModelRepository:PollInterval=00:00:00.200", .. _extraArgs]), Configure);
         await App.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
         var addresses = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
         GrpcPort = new Uri(addresses[0]).Port;
@@ -52,6 +52,11 @@ public class GatewayFixture : IAsyncLifetime
         Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}");
         Admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AdminPort}"), Timeout = TimeSpan.FromSeconds(30) };
         await WaitReadyAsync(TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Called with the gateway's builder before its services are added (tests register their own here).</summary>
+    protected virtual void Configure(WebApplicationBuilder builder)
+    {
     }
 
     public async Task WaitReadyAsync(TimeSpan timeout)

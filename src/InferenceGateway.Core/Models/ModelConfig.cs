@@ -130,6 +130,11 @@ public sealed class ModelConfig
         }
 
         DefaultVersion?.Validate("default_version", MaxBatchSize, errors);
+        if (DefaultVersion?.Remote is not null)
+        {
+            errors.Add("default_version: a remote version is declared under its own number in versions");
+        }
+
         return errors;
     }
 
@@ -248,14 +253,19 @@ public sealed class VersionConfig
     /// <summary>Names of the features, in input column order, that this version expects (empty for raw-tensor models).</summary>
     public List<string> Features { get; set; } = [];
 
+    /// <summary>Declares the version remote: served by these Open Inference Protocol endpoints, not by a local model file.</summary>
+    public RemoteVersionConfig? Remote { get; set; }
+
     internal void Validate(string where, int maxBatchSize, List<string> errors)
     {
-        if (Inputs.Count == 0)
+        // A remote version's tensors are the replicas' business; when given they describe it (Predict, metadata).
+        Remote?.Validate($"{where}.remote", errors);
+        if (Inputs.Count == 0 && Remote is null)
         {
             errors.Add($"{where}.inputs: at least one input is required");
         }
 
-        if (Outputs.Count == 0)
+        if (Outputs.Count == 0 && Remote is null)
         {
             errors.Add($"{where}.outputs: at least one output is required");
         }

@@ -28,6 +28,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
     // Files that failed to load (or warm), by path, with the file and config times they failed with: not tried again,
     // nor logged again, until one of them changes. A bad 20 MB model would otherwise be parsed and logged every poll.
     private Dictionary<string, FailedLoad> _failedLoads = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource _initialScan = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _pollLoop;
     private volatile bool _initialScanDone;
     private int _disposed;
@@ -56,6 +57,9 @@ public sealed partial class ModelRepository : IAsyncDisposable
     /// <summary>Served models by name.</summary>
     public IReadOnlyDictionary<string, ServedModel> Models => _models;
 
+    /// <summary>Completes when the first scan has finished (whether or not it loaded anything).</summary>
+    public Task InitialScanCompleted => _initialScan.Task;
+
     /// <summary>Problems from the last scan, keyed by the file or folder they concern.</summary>
     public IReadOnlyDictionary<string, string> Errors => _errors;
 
@@ -71,7 +75,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
 
             foreach (var model in _models.Values)
             {
-                if (model.Latest is null)
+                if (model.Latest is null && model.RemoteVersionArray.Length == 0)
                 {
                     return false;
                 }
@@ -79,6 +83,28 @@ public sealed partial class ModelRepository : IAsyncDisposable
 
             return true;
         }
+    }
+
+    /// <summary>Finds a version declared remote in the model's config.json.</summary>
+    public bool TryGetRemoteVersion(string model, string version, out RemoteVersion? result)
+    {
+        result = null;
+        if (!_models.TryGetValue(model, out var served))
+        {
+            return false;
+        }
+
+        var remotes = served.RemoteVersionArray;
+        for (var i = 0; i < remotes.Length; i++)
+        {
+            if (remotes[i].Version == version)
+            {
+                result = remotes[i];
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Finds a ready version; an empty or null <paramref name="version"/> means the latest.</summary>
@@ -118,8 +144,16 @@ public sealed partial class ModelRepository : IAsyncDisposable
             throw new DirectoryNotFoundException($"Model repository '{Path.GetFullPath(_options.Path)}' does not exist.");
         }
 
-        await ScanAsync(cancellationToken).ConfigureAwait(false);
-        _initialScanDone = true;
+        try
+        {
+            await ScanAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _initialScanDone = true;
+            _initialScan.TrySetResult();
+        }
+
         if (_options.PollInterval > TimeSpan.Zero)
         {
             _pollLoop = PollAsync(_stopping.Token);
@@ -246,6 +280,11 @@ public sealed partial class ModelRepository : IAsyncDisposable
                     continue;
                 }
 
+                if (config.Versions.TryGetValue(version, out var declared) && declared.Remote is not null)
+                {
+                    continue; // Declared remote: a folder of the same number is not loaded.
+                }
+
                 var modelPath = Path.Combine(versionDir, "model.onnx");
                 if (!File.Exists(modelPath))
                 {
@@ -354,10 +393,11 @@ public sealed partial class ModelRepository : IAsyncDisposable
             }
 
             var (config, configTime) = scan.Configs[name];
-            snapshot[name] = new ServedModel(name, config, configTime, [.. ready]);
+            snapshot[name] = new ServedModel(name, config, configTime, [.. ready], RemoteVersionsOf(config));
         }
 
         var previous = _models;
+        var remotesChanged = RemoteSignature(_models.Values) != RemoteSignature(snapshot.Values);
         _models = snapshot.ToFrozenDictionary(StringComparer.Ordinal);
         _errors = scan.Errors;
         _failedLoads = scan.FailedLoads;
@@ -379,7 +419,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
             }
         }
 
-        if (added.Count > 0 || removed.Count > 0)
+        if (added.Count > 0 || removed.Count > 0 || remotesChanged)
         {
             Changed?.Invoke();
         }
@@ -432,6 +472,39 @@ public sealed partial class ModelRepository : IAsyncDisposable
         }
 
         return false;
+    }
+
+    private static RemoteVersion[] RemoteVersionsOf(ModelConfig config)
+    {
+        var remotes = new List<RemoteVersion>();
+        foreach (var (version, versionConfig) in config.Versions)
+        {
+            if (versionConfig.Remote is not null)
+            {
+                remotes.Add(new RemoteVersion(config.Name, version, versionConfig));
+            }
+        }
+
+        remotes.Sort(static (a, b) => a.VersionNumber.CompareTo(b.VersionNumber));
+        return [.. remotes];
+    }
+
+    /// <summary>Every remote declaration, as text, to tell whether a scan changed any (config files are re-read each scan).</summary>
+    private static string RemoteSignature(IEnumerable<ServedModel> models)
+    {
+        var parts = new List<string>();
+        foreach (var model in models)
+        {
+            foreach (var remote in model.RemoteVersionArray)
+            {
+                var r = remote.Remote;
+                parts.Add(string.Join('|', model.Name, remote.Version, remote.RemoteModel, remote.RemoteVersionName, string.Join(',', r.Endpoints), r.LoadBalancing,
+                    r.HealthCheckIntervalMs.ToString(CultureInfo.InvariantCulture), r.HealthCheckTimeoutMs.ToString(CultureInfo.InvariantCulture), r.UnhealthyAfter.ToString(CultureInfo.InvariantCulture)));
+            }
+        }
+
+        parts.Sort(StringComparer.Ordinal);
+        return string.Join('\n', parts);
     }
 
     private async Task DrainAndReleaseAsync(ModelVersion version)
@@ -646,7 +719,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
 /// <summary>A model and its ready versions, ascending by version number.</summary>
 public sealed class ServedModel
 {
-    internal ServedModel(string name, ModelConfig config, DateTime configFileTime, ModelVersion[] versions)
+    internal ServedModel(string name, ModelConfig config, DateTime configFileTime, ModelVersion[] versions, RemoteVersion[]? remoteVersions = null)
     {
         Name = name;
         Config = config;
@@ -654,7 +727,19 @@ public sealed class ServedModel
         Versions = versions;
         VersionArray = versions;
         Latest = versions.Length > 0 ? versions[^1] : null;
+        RemoteVersionArray = remoteVersions ?? [];
+        RemoteVersions = RemoteVersionArray;
+        var latestRemote = RemoteVersionArray.Length > 0 ? RemoteVersionArray[^1] : null;
+        LatestRemote = latestRemote is not null && (Latest is null || latestRemote.VersionNumber > Latest.VersionNumber) ? latestRemote : null;
     }
+
+    /// <summary>Versions declared remote, ascending.</summary>
+    public IReadOnlyList<RemoteVersion> RemoteVersions { get; }
+
+    internal RemoteVersion[] RemoteVersionArray { get; }
+
+    /// <summary>The remote version an empty version asks for: set when the highest-numbered version is remote.</summary>
+    public RemoteVersion? LatestRemote { get; }
 
     /// <summary>Logical model name.</summary>
     public string Name { get; }

@@ -8,6 +8,8 @@ using InferenceGateway.Core.Batching;
 using InferenceGateway.Core.Features;
 using InferenceGateway.Core.Models;
 using InferenceGateway.Core.PredictionLog;
+using InferenceGateway.Core.Routing;
+using InferenceGateway.Server.Experiments;
 using InferenceGateway.Server.Services;
 using ContractFeatureValue = InferenceGateway.Contracts.Gateway.FeatureValue;
 
@@ -27,9 +29,13 @@ public sealed partial class PredictExecutor
     private readonly ILogger _logger;
     private readonly IPredictionRecorder _log;
     private readonly ConditionalWeakTable<ModelVersion, VersionPlan> _plans = new();
+    private readonly ModelRepository _repository;
+    private readonly ExperimentRouter _router;
+    private readonly ShadowMirror _shadows;
 
     /// <summary>Creates the executor.</summary>
-    public PredictExecutor(InferenceExecutor versions, FeatureEngine features, GatewayMetrics metrics, TimeProvider time, ILogger<PredictExecutor> logger, IPredictionRecorder log)
+    public PredictExecutor(InferenceExecutor versions, FeatureEngine features, GatewayMetrics metrics, TimeProvider time, ILogger<PredictExecutor> logger,
+        IPredictionRecorder log, ModelRepository repository, ExperimentRouter router, ShadowMirror shadows)
     {
         _log = log;
         _versions = versions;
@@ -37,6 +43,9 @@ public sealed partial class PredictExecutor
         _metrics = metrics;
         _time = time;
         _logger = logger;
+        _repository = repository;
+        _router = router;
+        _shadows = shadows;
     }
 
     /// <summary>Scores one request; failures are <see cref="RpcException"/>s with the status and a message naming the field.</summary>
@@ -52,9 +61,11 @@ public sealed partial class PredictExecutor
         }
 
         ModelVersion version;
+        RouteDecision route;
         try
         {
-            version = _versions.Acquire(request.Model, request.Version);
+            route = Route(request, requestId);
+            version = _versions.Acquire(request.Model, route.Version);
         }
         catch (RpcException ex)
         {
@@ -96,7 +107,7 @@ public sealed partial class PredictExecutor
                 throw Invalid(assembled.Message);
             }
 
-            var response = new PredictResponse { RequestId = requestId, Model = version.Name, Version = version.Version };
+            var response = new PredictResponse { RequestId = requestId, Model = version.Name, Version = version.Version, Arm = route.Arm };
             if (request.ReturnFeatures)
             {
                 for (var i = 0; i < width; i++)
@@ -132,10 +143,10 @@ public sealed partial class PredictExecutor
                 response.Scores.Add(score);
             }
 
-            if (_log.IsEnabled && Record(request, requestId, eventTime, version, plan, input, output, batchRequest, start, StatusCode.OK) == RecordResult.Full)
+            if (_log.IsEnabled && Record(request, requestId, eventTime, version, route.Arm, plan, input, output, batchRequest, start, StatusCode.OK) == RecordResult.Full)
             {
                 // Overflow policy PushBack: the answer waits for room in the log, so no answered prediction goes unrecorded.
-                await RecordWhenRoomAsync(request, requestId, eventTime, version, plan, input, output, batchRequest, start, cancellationToken).ConfigureAwait(false);
+                await RecordWhenRoomAsync(request, requestId, eventTime, version, route.Arm, plan, input, output, batchRequest, start, cancellationToken).ConfigureAwait(false);
             }
 
             status = StatusCode.OK;
@@ -147,7 +158,7 @@ public sealed partial class PredictExecutor
             if (_log.IsEnabled && plan is { Error: null } && status != StatusCode.ResourceExhausted)
             {
                 // Failed predictions are recorded with their status (never waited for: a full log drops them, counted).
-                Record(request, requestId, eventTime, version, plan, input, null, null, start, status);
+                Record(request, requestId, eventTime, version, route.Arm, plan, input, null, null, start, status);
             }
 
             if (status == StatusCode.Internal)
@@ -163,6 +174,12 @@ public sealed partial class PredictExecutor
         }
         finally
         {
+            if (status == StatusCode.OK && route.Experiment is { HasShadows: true } experiment)
+            {
+                // After the answer is computed, never awaited: each sampled shadow gets a copy on its own lane.
+                _shadows.MirrorPredict(request, requestId, eventTime, experiment, route.Arm, this);
+            }
+
             if (batchRequest is not null)
             {
                 version.Batcher.ReturnRequest(batchRequest);
@@ -179,15 +196,16 @@ public sealed partial class PredictExecutor
             }
 
             version.Release();
-            _metrics.Record(version.Name, version.Version, "", status, start);
+            _metrics.Record(version.Name, version.Version, route.Arm, status, start);
         }
     }
 
     /// <summary>
-    /// Records a primary prediction (arm "", not a shadow): the features as assembled (copied from the pooled input
+    /// Records a primary prediction (its experiment arm, <c>pinned</c> for a named version under an experiment, empty
+    /// without one; not a shadow): the features as assembled (copied from the pooled input
     /// row, with their defaulted flags), the scores, and the batcher's queue and run times.
     /// </summary>
-    private RecordResult Record(PredictRequest request, string requestId, long eventTime, ModelVersion version, VersionPlan plan, byte[]? input, byte[]? output, BatchRequest? batchRequest, long start, StatusCode status)
+    private RecordResult Record(PredictRequest request, string requestId, long eventTime, ModelVersion version, string arm, VersionPlan plan, byte[]? input, byte[]? output, BatchRequest? batchRequest, long start, StatusCode status)
     {
         var width = plan.Plan.Count;
         var entry = new PredictionEntry
@@ -196,7 +214,7 @@ public sealed partial class PredictExecutor
             EventTimeUnixMs = eventTime,
             Model = version.Name,
             Version = version.Version,
-            Arm = "",
+            Arm = arm,
             EntityId = request.EntityId,
             FeatureNames = input is null ? null : plan.Plan.FeatureNames,
             Features = input is null ? default : MemoryMarshal.Cast<byte, float>(input.AsSpan(0, width * sizeof(float))),
@@ -212,7 +230,7 @@ public sealed partial class PredictExecutor
         return _log.TryRecord(entry);
     }
 
-    private async Task RecordWhenRoomAsync(PredictRequest request, string requestId, long eventTime, ModelVersion version, VersionPlan plan, byte[] input, byte[] output, BatchRequest batchRequest, long start, CancellationToken cancellationToken)
+    private async Task RecordWhenRoomAsync(PredictRequest request, string requestId, long eventTime, ModelVersion version, string arm, VersionPlan plan, byte[] input, byte[] output, BatchRequest batchRequest, long start, CancellationToken cancellationToken)
     {
         try
         {
@@ -220,7 +238,7 @@ public sealed partial class PredictExecutor
             {
                 await _log.WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
             }
-            while (Record(request, requestId, eventTime, version, plan, input, output, batchRequest, start, StatusCode.OK) == RecordResult.Full);
+            while (Record(request, requestId, eventTime, version, arm, plan, input, output, batchRequest, start, StatusCode.OK) == RecordResult.Full);
         }
         catch (OperationCanceledException)
         {

@@ -51,6 +51,9 @@ public sealed class GatewayOptions
     /// <summary>Streaming features: definitions and the engine's state.</summary>
     public FeatureSettings Features { get; set; } = new();
 
+    /// <summary>Experiments (sticky A/B arms, shadows): the experiments file and the shadow lanes' bounds.</summary>
+    public Experiments.ExperimentSettings Experiments { get; set; } = new();
+
     /// <summary>The prediction log: sink, buffer and overflow policy.</summary>
     public Server.PredictionLog.PredictionLogSettings PredictionLog { get; set; } = new();
 
@@ -95,6 +98,7 @@ public sealed class GatewayOptions
         }
         Grpc.Validate(errors);
         Features.Validate(errors);
+        Experiments.Validate(errors);
         PredictionLog.Validate(errors, DataDirectory);
         return errors;
     }

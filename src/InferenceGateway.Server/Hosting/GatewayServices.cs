@@ -39,6 +39,8 @@ internal static partial class GatewayServices
             provider.GetRequiredService<BatcherMetrics>(),
             WarmUp.RunAsync));
         services.AddSingleton<GatewayMetrics>();
+        Experiments.ExperimentServices.Add(services, options);
+        RemoteVersions.RemoteVersionServices.Add(services);
         services.AddSingleton<InferenceExecutor>();
         services.AddSingleton<IReadinessCheck, ModelRepositoryReadinessCheck>();
         services.AddSingleton<GatewayReadiness>();
@@ -48,10 +50,12 @@ internal static partial class GatewayServices
         AddFeatures(services, options);
         services.AddGatewayGrpcService<KServeInferenceService>(GRPCInferenceService.Descriptor, KServeInferenceService.Bind);
         services.AddHostedService<GatewayLifecycle>();
+        Experiments.ExperimentServices.AddHosting(services); // after the lifecycle: stops first, while versions still serve
     }
 
     public static void Map(WebApplication app, GatewayOptions options)
     {
+        RemoteVersions.RemoteVersionServices.Map(app); // first: its forwarder must run before the endpoints
         app.MapGatewayGrpcStandardServices();
         app.MapGatewayGrpcService<KServeInferenceService>();
         app.MapGatewayGrpcService<GatewayService>();
@@ -89,6 +93,7 @@ internal static partial class GatewayServices
                 },
                 JsonOptions);
         });
+        Experiments.ExperimentServices.Map(app, options.Admin);
         app.MapGet("/v1/models", (ModelRepository repository) =>
         {
             var models = new List<object>();

@@ -2,6 +2,7 @@ using System.Text.Unicode;
 using InferenceGateway.Core.Batching;
 using InferenceGateway.Core.Models;
 using InferenceGateway.Core.PredictionLog;
+using InferenceGateway.Core.Routing;
 using Grpc.Core;
 using InferenceGateway.Server.Services.Wire;
 
@@ -17,15 +18,19 @@ public sealed partial class InferenceExecutor
     private readonly ModelRepository _repository;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly ExperimentRouter _router;
+    private readonly Experiments.ShadowMirror _shadows;
     private readonly IPredictionRecorder _log;
 
-    /// <summary>Creates the executor over the served models.</summary>
-    public InferenceExecutor(ModelRepository repository, GatewayMetrics metrics, ILogger<InferenceExecutor> logger, IPredictionRecorder log)
+    /// <summary>Creates the executor over the served models, routed by the experiments in force, recording into the prediction log.</summary>
+    public InferenceExecutor(ModelRepository repository, GatewayMetrics metrics, ILogger<InferenceExecutor> logger, IPredictionRecorder log, ExperimentRouter router, Experiments.ShadowMirror shadows)
     {
         _log = log;
         _repository = repository;
         _metrics = metrics;
         _logger = logger;
+        _router = router;
+        _shadows = shadows;
     }
 
     /// <summary>
@@ -46,7 +51,11 @@ public sealed partial class InferenceExecutor
         try
         {
             ThrowIfNotUtf8(call);
-            version = Acquire(Utf8Text.Intern(call.ModelName.Of(call.PayloadSpan)), Utf8Text.Intern(call.ModelVersion.Of(call.PayloadSpan)));
+            var model = Utf8Text.Intern(call.ModelName.Of(call.PayloadSpan));
+            var route = Route(call, model, Utf8Text.Intern(call.ModelVersion.Of(call.PayloadSpan)));
+            version = Acquire(model, route.Version);
+            call.ResponseArm = route.Arm;
+            call.Experiment = route.Experiment;
         }
         catch (RpcException ex)
         {
@@ -58,6 +67,15 @@ public sealed partial class InferenceExecutor
             throw;
         }
 
+        return RunAsync(call, version, start, deadline, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs a call on a version it holds a lease on (taken by <see cref="Acquire"/>, given back here): the rest of
+    /// <see cref="InferAsync"/>, and a local shadow's whole run. Same contract as <see cref="InferAsync"/>.
+    /// </summary>
+    internal ValueTask<ModelInferCall> RunAsync(ModelInferCall call, ModelVersion version, long start, DateTime deadline, CancellationToken cancellationToken)
+    {
         var batcher = version.Batcher;
         var outputConfigs = version.Config.Outputs;
 
@@ -106,6 +124,11 @@ public sealed partial class InferenceExecutor
 
             batchRequest.CancellationToken = cancellationToken;
             batchRequest.InlineContinuation = true; // WaitForBatch's continuation only queues the call
+            if (call.IsShadow)
+            {
+                batchRequest.Priority = int.MaxValue; // the lowest level the model has: primaries of the same version go first
+            }
+
             pending = batcher.EnqueueAsync(batchRequest);
         }
         catch (Exception ex)
@@ -160,12 +183,14 @@ public sealed partial class InferenceExecutor
             throw;
         }
 
-        Release(version, batchRequest, StatusCode.OK, state.Start);
+        Release(call, version, batchRequest, StatusCode.OK, state.Start);
+        Mirror(call);
         return call;
     }
 
     /// <summary>
-    /// Records a successful ModelInfer call: one record per call (not per row), copied out of the pooled call, whose
+    /// Records a successful ModelInfer call, a primary (with its arm) or a local shadow's copy (its version, the
+    /// primary's arm and request id; shadow copies never wait either): one record per call (not per row), copied out of the pooled call, whose
     /// buffers go back to the pool once the response is written. It holds the request <c>id</c> (a UUIDv7 only the log
     /// knows when the client sent none), the version, the rows, the first input's values row after row, named by the
     /// version's <c>features</c> when they describe its row (else unnamed), when the version has one FP32 input and the
@@ -177,9 +202,17 @@ public sealed partial class InferenceExecutor
     {
         Span<byte> generatedId = stackalloc byte[36];
         scoped ReadOnlySpan<byte> id = call.Id.Of(call.PayloadSpan);
-        if (id.IsEmpty && Guid.CreateVersion7().TryFormat(generatedId, out var written, "D"))
+        if (id.IsEmpty)
         {
-            id = generatedId[..written];
+            if (call.LogRequestId == Guid.Empty)
+            {
+                call.LogRequestId = Guid.CreateVersion7();
+            }
+
+            if (call.LogRequestId.TryFormat(generatedId, out var written, "D"))
+            {
+                id = generatedId[..written];
+            }
         }
 
         var inputs = version.Config.Inputs;
@@ -202,7 +235,8 @@ public sealed partial class InferenceExecutor
             RequestIdUtf8 = id,
             Model = version.Name,
             Version = version.Version,
-            Arm = "",
+            Arm = call.ResponseArm,
+            Shadow = call.IsShadow,
             EntityId = "",
             FeatureNames = recordInputs && version.Config.Features.Count == rowWidth && rowWidth > 0 ? version.Config.Features : null,
             Features = features,
@@ -235,11 +269,11 @@ public sealed partial class InferenceExecutor
             }
         }
 
-        Release(version, batchRequest, status, start);
+        Release(call, version, batchRequest, status, start);
     }
 
     /// <summary>Every call's end: the batch request (when rented) and the version lease go back, the metrics record it.</summary>
-    private void Release(ModelVersion version, BatchRequest? batchRequest, StatusCode status, long start)
+    private void Release(ModelInferCall call, ModelVersion version, BatchRequest? batchRequest, StatusCode status, long start)
     {
         if (batchRequest is not null)
         {
@@ -247,7 +281,11 @@ public sealed partial class InferenceExecutor
         }
 
         version.Release();
-        _metrics.Record(version.Name, version.Version, "", status, start);
+        if (!call.IsShadow)
+        {
+            // Shadow copies have their own instruments (gateway_shadow_*): requests count what callers asked.
+            _metrics.Record(version.Name, version.Version, call.ResponseArm, status, start);
+        }
     }
 
     /// <summary>

@@ -50,6 +50,10 @@ internal sealed partial class ModelInferCall
     /// <summary>The request parameter <c>binary_data_output</c> is a true bool_param.</summary>
     public bool BinaryDataOutput;
 
+    /// <summary>The request's <c>parameters</c> map entries, unparsed (the sticky key of an experiment may be one).</summary>
+    public Slice[] Parameters = new Slice[4];
+    public int ParameterCount;
+
     public InputTensor[] Inputs = new InputTensor[4];
     public int InputCount;
     public RequestedOutput[] Outputs = new RequestedOutput[4];
@@ -70,6 +74,24 @@ internal sealed partial class ModelInferCall
     // Response state, set by the executor and written by ModelInferCodec.
     public string ResponseModelName = "";
     public string ResponseModelVersion = "";
+
+    /// <summary>The experiment arm that served the call, written as the response parameter <c>arm</c>; empty: none.</summary>
+    public string ResponseArm = "";
+
+    /// <summary>The experiment that routed the call, if any (its shadows get a copy once the call has run).</summary>
+    public InferenceGateway.Core.Routing.Experiment? Experiment;
+
+    /// <summary>A shadow's copy: not counted as a request, not mirrored again.</summary>
+    public bool IsShadow;
+
+    /// <summary>When the call was received, in Unix milliseconds (for prediction records).</summary>
+    public long ReceivedUnixMs;
+
+    /// <summary>
+    /// The request id the prediction log knows a call without <c>id</c> by: a UUIDv7 made when its primary is recorded
+    /// and handed to its shadow copies, so that a shadow's record joins its primary's. Empty until then.
+    /// </summary>
+    public Guid LogRequestId;
 
     /// <summary>The served version's outputs; <see cref="ResponseOutput.ConfigIndex"/> indexes it. Null until a response is set.</summary>
     public List<TensorConfig>? ResponseOutputConfigs;
@@ -138,14 +160,19 @@ internal sealed partial class ModelInferCall
         ModelName = ModelVersion = Id = default;
         BinaryDataOutput = false;
         InputCount = OutputCount = DimCount = ContentSliceCount = RawCount = 0;
-        ResponseModelName = ResponseModelVersion = "";
+        ResponseModelName = ResponseModelVersion = ResponseArm = "";
+        Experiment = null;
+        IsShadow = false;
+        ReceivedUnixMs = 0;
+        LogRequestId = Guid.Empty;
+        ParameterCount = 0;
         ResponseOutputConfigs = null;
         RawOutput = false;
         ResponseOutputCount = ResponseDimCount = _buffersUsed = 0;
         PayloadLength = 0;
         if (Inputs.Length > MaxRetainedEntries || Outputs.Length > MaxRetainedEntries || Dims.Length > MaxRetainedEntries * 4
             || ContentSlices.Length > MaxRetainedEntries || Raw.Length > MaxRetainedEntries || ResponseOutputs.Length > MaxRetainedEntries
-            || ResponseDims.Length > MaxRetainedEntries * 4 || _buffers.Length > MaxRetainedEntries)
+            || ResponseDims.Length > MaxRetainedEntries * 4 || _buffers.Length > MaxRetainedEntries || Parameters.Length > MaxRetainedEntries)
         {
             return; // dropped: the pool makes a fresh one when it runs short
         }

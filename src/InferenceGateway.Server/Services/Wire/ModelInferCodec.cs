@@ -38,6 +38,7 @@ internal static class ModelInferCodec
     private const int ResponseModelNameField = 1;
     private const int ResponseModelVersionField = 2;
     private const int ResponseId = 3;
+    private const int ResponseParameters = 4;
     private const int ResponseOutputs = 5;
     private const int ResponseRawOutputContents = 6;
 
@@ -47,6 +48,13 @@ internal static class ModelInferCodec
     private static ReadOnlySpan<byte> BinaryDataOutputKey => "binary_data_output"u8;
 
     private static ReadOnlySpan<byte> BinaryDataKey => "binary_data"u8;
+
+    private static ReadOnlySpan<byte> ArmKey => "arm"u8;
+
+    // InferParameter's string case.
+    private const int ParameterString = 3;
+    private const int ParameterInt64 = 2;
+    private const int ParameterUInt64 = 5;
 
     /// <summary>Server-side request marshaller: parses into a pooled call; serializes a call by its request bytes.</summary>
     public static Marshaller<ModelInferCall> RequestMarshaller { get; } = Marshallers.Create<ModelInferCall>(
@@ -86,6 +94,9 @@ internal static class ModelInferCodec
         }
     }
 
+    /// <summary>Parses a call whose payload was copied in without parsing (a shadow's copy, parsed off the request path).</summary>
+    internal static void ParseCopied(ModelInferCall call) => ParseRequest(call);
+
     private static void ParseRequest(ModelInferCall call)
     {
         var buffer = call.PayloadSpan;
@@ -113,6 +124,7 @@ internal static class ModelInferCodec
                     call.Id = value;
                     break;
                 case RequestParameters:
+                    ModelInferCall.Add(ref call.Parameters, ref call.ParameterCount, value);
                     if (ReadBoolParameter(buffer, value, BinaryDataOutputKey) is { } binaryOutput)
                     {
                         call.BinaryDataOutput = binaryOutput;
@@ -409,6 +421,11 @@ internal static class ModelInferCodec
     {
         _ = call.ResponseOutputConfigs ?? throw new InvalidOperationException("The call has no response.");
         long size = StringFieldSize(call.ResponseModelName) + StringFieldSize(call.ResponseModelVersion) + (call.Id.Length > 0 ? FieldSize(call.Id.Length) : 0);
+        if (call.ResponseArm.Length > 0)
+        {
+            size += FieldSize(ArmEntrySize(call.ResponseArm));
+        }
+
         for (var i = 0; i < call.ResponseOutputCount; i++)
         {
             ref var output = ref call.ResponseOutputs[i];
@@ -475,6 +492,16 @@ internal static class ModelInferCodec
         if (call.Id.Length > 0)
         {
             writer.WriteBytes(ResponseId, call.Id.Of(call.PayloadSpan));
+        }
+
+        if (call.ResponseArm.Length > 0)
+        {
+            // parameters {key: "arm", value: {string_param: arm}}, in field order as the generated code writes it.
+            writer.WriteLengthPrefix(ResponseParameters, ArmEntrySize(call.ResponseArm));
+            writer.WriteBytes(1, ArmKey);
+            var armLength = Encoding.UTF8.GetByteCount(call.ResponseArm);
+            writer.WriteLengthPrefix(2, FieldSize(armLength));
+            writer.WriteString(ParameterString, call.ResponseArm);
         }
 
         for (var i = 0; i < call.ResponseOutputCount; i++)
@@ -549,6 +576,83 @@ internal static class ModelInferCodec
 
                 break;
         }
+    }
+
+    /// <summary>Size of the map entry {key "arm", value InferParameter{string_param}} without its own tag and length.</summary>
+    private static int ArmEntrySize(string arm) => FieldSize(ArmKey.Length) + FieldSize(FieldSize(Encoding.UTF8.GetByteCount(arm)));
+
+    /// <summary>
+    /// The value of the request parameter <paramref name="key"/> as sticky-key bytes: a string_param's UTF-8 bytes, or an
+    /// int64/uint64 param's decimal digits written into <paramref name="scratch"/> (so 42 and "42" land on the same arm).
+    /// Empty when the request has no such parameter, or one of another type. Allocates nothing.
+    /// </summary>
+    public static ReadOnlySpan<byte> ParameterKey(ModelInferCall call, scoped ReadOnlySpan<byte> key, Span<byte> scratch)
+    {
+        var buffer = call.PayloadSpan;
+        var found = default(ReadOnlySpan<byte>);
+        for (var i = 0; i < call.ParameterCount; i++)
+        {
+            var entry = call.Parameters[i];
+            var entryKey = default(Slice);
+            var value = default(Slice);
+            var reader = new ProtoReader(buffer, entry.Start, entry.End);
+            while (!reader.AtEnd)
+            {
+                var field = reader.ReadTag(out var wireType);
+                if (wireType == WireType.LengthDelimited && field is 1 or 2)
+                {
+                    var slice = reader.ReadLengthDelimited();
+                    if (field == 1)
+                    {
+                        entryKey = slice;
+                    }
+                    else
+                    {
+                        value = slice;
+                    }
+                }
+                else
+                {
+                    reader.Skip(field, wireType);
+                }
+            }
+
+            if (!entryKey.Of(buffer).SequenceEqual(key))
+            {
+                continue;
+            }
+
+            // A map's later entry for the same key wins, as in the generated code; within the value the last case set wins.
+            found = default;
+            var parameter = new ProtoReader(buffer, value.Start, value.End);
+            while (!parameter.AtEnd)
+            {
+                var p = parameter.ReadTag(out var pType);
+                if (p == ParameterString && pType == WireType.LengthDelimited)
+                {
+                    found = parameter.ReadLengthDelimited().Of(buffer);
+                }
+                else if (p is ParameterInt64 or ParameterUInt64 && pType == WireType.Varint)
+                {
+                    var number = parameter.ReadVarint64();
+                    var formatted = p == ParameterInt64
+                        ? ((long)number).TryFormat(scratch, out var written, default, System.Globalization.CultureInfo.InvariantCulture)
+                        : number.TryFormat(scratch, out written, default, System.Globalization.CultureInfo.InvariantCulture);
+                    found = formatted ? scratch[..written] : default;
+                }
+                else
+                {
+                    if (p is >= 1 and <= 5)
+                    {
+                        found = default;
+                    }
+
+                    parameter.Skip(p, pType);
+                }
+            }
+        }
+
+        return found;
     }
 
     private static int StringFieldSize(string value) => value.Length == 0 ? 0 : FieldSize(Encoding.UTF8.GetByteCount(value));

@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Grpc.Net.Client;
+using InferenceGateway.Contracts.Gateway;
+
+namespace InferenceGateway.Server.Tests.Experiments;
+
+/// <summary>
+/// Two gateway processes with the same experiment (the same salt, each from its own experiments file) put every key
+/// on the same arm, and so does the first one after a restart.
+/// </summary>
+public sealed class CrossProcessStickinessTests
+{
+    private const string Definition = """{"arms": [{"name": "control", "version": "1", "weight": 50}, {"name": "treatment", "version": "2", "weight": 50}], "sticky_key": "entity_id", "salt": "cross-process"}""";
+    private const int Keys = 60;
+
+    [Fact]
+    public async Task Predict_TwoProcessesAndARestart_EveryKeyKeepsItsArm()
+    {
+        var first = TestDataDirectory.Create();
+        var second = TestDataDirectory.Create();
+        try
+        {
+            foreach (var dir in new[] { first, second })
+            {
+                File.WriteAllText(Path.Combine(dir, "experiments.json"), $$"""{"fraud": {{Definition}}}""");
+            }
+
+            Dictionary<string, string> a, b, restarted;
+            await using (var processA = await GatewayProcess.StartAsync(first))
+            await using (var processB = await GatewayProcess.StartAsync(second))
+            {
+                a = await ArmsAsync(processA.GrpcPort);
+                b = await ArmsAsync(processB.GrpcPort);
+            }
+
+            await using (var again = await GatewayProcess.StartAsync(first))
+            {
+                restarted = await ArmsAsync(again.GrpcPort);
+            }
+
+            Assert.Equal(a, b);
+            Assert.Equal(a, restarted);
+            var expected = ExperimentRoutingTests.Local("fraud", Definition);
+            Assert.All(a, pair => Assert.Equal(expected.ChooseArm(pair.Key.AsSpan()).Name, pair.Value));
+            Assert.Equal(2, a.Values.Distinct().Count());
+        }
+        finally
+        {
+            TestDataDirectory.Delete(first);
+            TestDataDirectory.Delete(second);
+        }
+    }
+
+    private static async Task<Dictionary<string, string>> ArmsAsync(int port)
+    {
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
+        var client = new Gateway.GatewayClient(channel);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var arms = new Dictionary<string, string>();
+        for (var i = 0; i < Keys; i++)
+        {
+            var card = $"card-{i}";
+            var response = await client.PredictAsync(GatewayPredictTests.Fraud(card, now, 10, 1, "m", version: ""), deadline: DateTime.UtcNow + ExperimentAdmin.Timeout).ResponseAsync.WaitAsync(ExperimentAdmin.Timeout);
+            Assert.Equal(response.Arm == "control" ? "1" : "2", response.Version);
+            arms[card] = response.Arm;
+        }
+
+        return arms;
+    }
+
+    /// <summary>A gateway as its own process (the published entry point), on free loopback ports.</summary>
+    private sealed class GatewayProcess : IAsyncDisposable
+    {
+        private readonly Process _process;
+
+        private GatewayProcess(Process process, int grpcPort)
+        {
+            _process = process;
+            GrpcPort = grpcPort;
+        }
+
+        public int GrpcPort { get; }
+
+        public static async Task<GatewayProcess> StartAsync(string dataDirectory)
+        {
+            var grpc = FreePort();
+            var admin = FreePort();
+            var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var argument in new[]
+            {
+                Path.Combine(AppContext.BaseDirectory, "InferenceGateway.Server.dll"),
+                $"--Gateway:GrpcPort={grpc}", $"--Gateway:AdminPort={admin}", $"--Gateway:DataDirectory={dataDirectory}",
+                $"--Gateway:ModelRepository:Path={RepoPaths.Models}", "--Gateway:OnnxRuntime:IntraOpThreads=1", "--Logging:LogLevel:Default=Warning",
+            })
+            {
+                info.ArgumentList.Add(argument);
+            }
+
+            var process = Process.Start(info)!;
+            process.OutputDataReceived += (_, _) => { };
+            process.ErrorDataReceived += (_, _) => { };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            var gateway = new GatewayProcess(process, grpc);
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{admin}"), Timeout = TimeSpan.FromSeconds(5) };
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+            while (DateTime.UtcNow < until && !process.HasExited)
+            {
+                try
+                {
+                    using var ready = await http.GetAsync("/readyz");
+                    if (ready.IsSuccessStatusCode)
+                    {
+                        return gateway;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                }
+
+                await Task.Delay(100);
+            }
+
+            await gateway.DisposeAsync();
+            throw new TimeoutException($"gateway process on port {grpc} not ready (exited: {process.HasExited})");
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            _process.Dispose();
+        }
+
+        private static int FreePort()
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            return ((IPEndPoint)socket.LocalEndPoint!).Port;
+        }
+    }
+}
