@@ -148,7 +148,7 @@ done
 
 if [ "${SKIP_BDN:-0}" != "1" ]; then
   log "BenchmarkDotNet RoutingBenchmark"
-  record "dotnet $bench_dll --filter '*RoutingBenchmark*'   # its config: a short job, in process"
+  record "dotnet $bench_dll --filter '*RoutingBenchmark*'   # its config: the default job, in process"
   (cd "$DIR" && timeout 600 dotnet "$root/$bench_dll" --filter '*RoutingBenchmark*' > routing-benchmark.log 2>&1) || log "RoutingBenchmark failed"
   # Keep BenchmarkDotNet's own table; its per-run log repeats routing-benchmark.log.
   cp "$DIR"/BenchmarkDotNet.Artifacts/results/*RoutingBenchmark-report-github.md "$DIR/routing-benchmark.md" 2>/dev/null || true
