@@ -29,6 +29,7 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
     private TaskCompletionSource _wake = NewSignal();
     private TaskCompletionSource _space = NewSignal();
     private Task? _writer;
+    private BackgroundThreadScheduler? _writerThread;
     private long _batchSequence;
     private long _dropped;
     private long _written;
@@ -56,6 +57,9 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
         }
     }
 
+    /// <summary>The writer thread's name (what <c>/proc/&lt;pid&gt;/task/*/comm</c> shows on Linux).</summary>
+    public const string WriterThreadName = "plog-writer";
+
     /// <inheritdoc />
     public bool IsEnabled => _sink is not null && !_stopped;
 
@@ -76,7 +80,10 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
             return;
         }
 
-        _writer = Task.Factory.StartNew(RunWriterAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        // Its own thread, below the request threads' priority; the writer's awaits return to it (ConfigureAwait(true)).
+        _writerThread = new BackgroundThreadScheduler(WriterThreadName);
+        _writer = Task.Factory.StartNew(RunWriterAsync, CancellationToken.None, TaskCreationOptions.None, _writerThread).Unwrap();
+        _writer.ContinueWith(static (_, scheduler) => ((BackgroundThreadScheduler)scheduler!).Dispose(), _writerThread, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     /// <inheritdoc />
@@ -259,7 +266,7 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
                 {
                     try
                     {
-                        await sink.InitializeAsync(token).ConfigureAwait(false);
+                        await sink.InitializeAsync(token).ConfigureAwait(true);
                         initialized = true;
                         MarkUp(failures);
                         failures = 0;
@@ -267,7 +274,7 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
                     {
-                        await BackoffAsync(++failures, ex, token).ConfigureAwait(false);
+                        await BackoffAsync(++failures, ex, token).ConfigureAwait(true);
                         continue;
                     }
                 }
@@ -282,14 +289,14 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
                             return;
                         }
 
-                        await WaitForWorkAsync(buffer, token).ConfigureAwait(false);
+                        await WaitForWorkAsync(buffer, token).ConfigureAwait(true);
                         continue;
                     }
 
                     if (pending < batch.Length && !_completing && !FlushDue(batch[0]))
                     {
                         pending = 0;
-                        await WaitForWorkAsync(buffer, token).ConfigureAwait(false);
+                        await WaitForWorkAsync(buffer, token).ConfigureAwait(true);
                         continue;
                     }
 
@@ -299,13 +306,13 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
                 var started = _time.GetTimestamp();
                 try
                 {
-                    await sink.WriteAsync(batchId!, batch.AsMemory(0, pending), token).ConfigureAwait(false);
+                    await sink.WriteAsync(batchId!, batch.AsMemory(0, pending), token).ConfigureAwait(true);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
                 {
                     // The same batch (same id, same records) is written again after the wait: the buffer keeps it.
                     Interlocked.Increment(ref _writeFailures);
-                    await BackoffAsync(++failures, ex, token).ConfigureAwait(false);
+                    await BackoffAsync(++failures, ex, token).ConfigureAwait(true);
                     continue;
                 }
 
@@ -345,7 +352,7 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
         {
             if (_completing && buffer.Count > 0)
             {
-                await Task.Delay(1, token).ConfigureAwait(false); // a producer claimed a cell and is still copying
+                await Task.Delay(1, token).ConfigureAwait(true); // a producer claimed a cell and is still copying
             }
 
             return;
@@ -353,7 +360,7 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
 
         // A short wait while records are buffered keeps a record's wait near the flush interval, not twice it.
         var delay = buffer.Count > 0 ? _options.FlushInterval / 4 : _options.FlushInterval;
-        await Task.WhenAny(wake.Task, Task.Delay(delay, _time, token)).ConfigureAwait(false);
+        await Task.WhenAny(wake.Task, Task.Delay(delay, _time, token)).ConfigureAwait(true);
         token.ThrowIfCancellationRequested();
     }
 
@@ -380,7 +387,7 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
             token.ThrowIfCancellationRequested();
         }
 
-        await Task.Delay(delay, _time, token).ConfigureAwait(false);
+        await Task.Delay(delay, _time, token).ConfigureAwait(true);
     }
 
     private void MarkUp(int failures)

@@ -13,6 +13,7 @@ internal sealed class MemorySink : IPredictionSink
     public readonly ConcurrentDictionary<string, int> Batches = new();
     public readonly List<string> RequestIds = [];
     public volatile bool Fail;
+    public volatile string? WriterThread;
     public TaskCompletionSource Gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public MemorySink(bool open = true)
@@ -40,6 +41,7 @@ internal sealed class MemorySink : IPredictionSink
 
     public async Task WriteAsync(string batchId, ReadOnlyMemory<PredictionRecord> records, CancellationToken cancellationToken)
     {
+        WriterThread = Thread.CurrentThread.Name;
         await Gate.Task.WaitAsync(cancellationToken);
         if (Fail)
         {
@@ -229,6 +231,35 @@ public sealed class PredictionLogTests
         await log.CompleteAsync(TimeSpan.FromMilliseconds(300)).WaitAsync(Timeout);
         Assert.Equal(10, log.GetStatus().Lost);
         Assert.Equal(RecordResult.Disabled, Record(log, "after"));
+    }
+
+    [Fact]
+    public async Task Writer_RunsOnItsOwnThreadBelowTheRequestThreadsPriority()
+    {
+        var sink = new MemorySink();
+        var log = new Log(Options(), sink, TimeProvider.System, null, NullLogger<Log>.Instance);
+        log.Start();
+        Record(log, "a");
+        await WaitUntilAsync(() => sink.Stored == 1, "the writer did not store the record");
+        Assert.Equal(Log.WriterThreadName, sink.WriterThread);
+        if (OperatingSystem.IsLinux())
+        {
+            // /proc/self/task/<tid>/stat: "tid (comm) state ..." with the nice value the 19th field.
+            var stat = Directory.GetDirectories("/proc/self/task")
+                .Where(task => File.ReadAllText(Path.Combine(task, "comm")).Trim() == Log.WriterThreadName)
+                .Select(task => File.ReadAllText(Path.Combine(task, "stat"))).Single();
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            Assert.Equal("10", fields[19 - 3]);
+            Assert.Equal(0, NiceOfThisThread());
+        }
+
+        await log.CompleteAsync(Timeout).WaitAsync(Timeout);
+
+        static int NiceOfThisThread()
+        {
+            var stat = File.ReadAllText("/proc/thread-self/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19 - 3], System.Globalization.CultureInfo.InvariantCulture);
+        }
     }
 
     [Fact]
