@@ -14,6 +14,7 @@ internal sealed class MemorySink : IPredictionSink
     public readonly List<string> RequestIds = [];
     public volatile bool Fail;
     public volatile string? WriterThread;
+    public volatile string? WriterNice;
     public TaskCompletionSource Gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public MemorySink(bool open = true)
@@ -42,6 +43,13 @@ internal sealed class MemorySink : IPredictionSink
     public async Task WriteAsync(string batchId, ReadOnlyMemory<PredictionRecord> records, CancellationToken cancellationToken)
     {
         WriterThread = Thread.CurrentThread.Name;
+        if (OperatingSystem.IsLinux())
+        {
+            // /proc/thread-self/stat: "tid (comm) state ..." with the nice value the 19th field.
+            var stat = File.ReadAllText("/proc/thread-self/stat");
+            WriterNice = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19 - 3];
+        }
+
         await Gate.Task.WaitAsync(cancellationToken);
         if (Fail)
         {
@@ -244,12 +252,7 @@ public sealed class PredictionLogTests
         Assert.Equal(Log.WriterThreadName, sink.WriterThread);
         if (OperatingSystem.IsLinux())
         {
-            // /proc/self/task/<tid>/stat: "tid (comm) state ..." with the nice value the 19th field.
-            var stat = Directory.GetDirectories("/proc/self/task")
-                .Where(task => File.ReadAllText(Path.Combine(task, "comm")).Trim() == Log.WriterThreadName)
-                .Select(task => File.ReadAllText(Path.Combine(task, "stat"))).Single();
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            Assert.Equal("10", fields[19 - 3]);
+            Assert.Equal("10", sink.WriterNice); // read by the sink on the thread that wrote
             Assert.Equal(0, NiceOfThisThread());
         }
 
