@@ -56,6 +56,36 @@ public sealed class ShadowDispatcherTests : IDisposable
     }
 
     [Fact]
+    public async Task TryDispatch_QueueAheadWouldOutlastTheDeadline_DroppedInsteadOfStartedLate()
+    {
+        await using var dispatcher = Create(queue: 10, concurrency: 1);
+        var target = Target(timeoutMs: 200);
+        var slow = new DelegateWork(async token =>
+        {
+            await Task.Delay(150, token); // the lane learns that its calls take at least 150 ms
+            return ShadowOutcome.Ok;
+        });
+        Assert.True(dispatcher.TryDispatch(target, slow));
+        await Eventually(() => slow.Released, "the slow copy ends");
+
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var running = new GatedWork(gate.Task);
+        Assert.True(dispatcher.TryDispatch(target, running)); // an empty queue always takes a copy
+        await Eventually(() => running.Started, "the next copy runs");
+        var queued = new GatedWork(gate.Task);
+        Assert.True(dispatcher.TryDispatch(target, queued));
+
+        // One copy queued ahead of 150 ms calls, one at a time: a third would wait ~150 ms, then need ~150 ms more,
+        // past its 200 ms deadline. It is dropped now rather than started to fail (10 slots would have taken it before).
+        var late = new GatedWork(gate.Task);
+        Assert.False(dispatcher.TryDispatch(target, late));
+        Assert.True(late.Released && !late.Started);
+        Assert.Equal(1, Count("gateway.shadow.dropped", ("reason", "queue_full")));
+        gate.SetResult();
+        await Eventually(() => queued.Released, "the queued copy ends");
+    }
+
+    [Fact]
     public async Task Run_ConcurrencyLimit_NeverExceeded()
     {
         await using var dispatcher = Create(queue: 100, concurrency: 3);
