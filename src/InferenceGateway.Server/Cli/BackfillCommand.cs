@@ -42,10 +42,8 @@ internal static class BackfillCommand
             line.Errors.Add("give either --model or --features");
         }
 
-        if (line.Errors.Count > 0)
+        if (!line.ReportErrors(stderr, "backfill", Usage))
         {
-            stderr.WriteLine("backfill: " + string.Join("; ", line.Errors));
-            stderr.WriteLine(Usage);
             return 2;
         }
 

@@ -98,6 +98,23 @@ internal sealed class CommandLine
         }
     }
 
+    /// <summary>
+    /// True when nothing is wrong; otherwise writes "<paramref name="verb"/>: " with every error, then
+    /// <paramref name="usage"/>, to <paramref name="stderr"/> and answers false (the verb then exits 2).
+    /// </summary>
+    public bool ReportErrors(TextWriter stderr, string verb, string usage)
+    {
+        ArgumentNullException.ThrowIfNull(stderr);
+        if (Errors.Count == 0)
+        {
+            return true;
+        }
+
+        stderr.WriteLine(verb + ": " + string.Join("; ", Errors));
+        stderr.WriteLine(usage);
+        return false;
+    }
+
     /// <summary>A reader over a file, decompressed when its name ends in .gz.</summary>
     public static TextReader OpenText(string path)
     {

@@ -50,10 +50,8 @@ internal static class EvaluateCommand
             line.Errors.Add("--to must be after --from");
         }
 
-        if (line.Errors.Count > 0)
+        if (!line.ReportErrors(stderr, "evaluate", Usage))
         {
-            await stderr.WriteLineAsync("evaluate: " + string.Join("; ", line.Errors)).ConfigureAwait(false);
-            await stderr.WriteLineAsync(Usage).ConfigureAwait(false);
             return 2;
         }
 

@@ -32,10 +32,8 @@ internal static class ImportOutcomesCommand
         var labelColumn = line.Get("label") ?? "label";
         var timeColumn = line.Get("time") ?? "event_time_unix_ms";
         line.RejectUnknown();
-        if (line.Errors.Count > 0)
+        if (!line.ReportErrors(stderr, "import-outcomes", Usage))
         {
-            await stderr.WriteLineAsync("import-outcomes: " + string.Join("; ", line.Errors)).ConfigureAwait(false);
-            await stderr.WriteLineAsync(Usage).ConfigureAwait(false);
             return 2;
         }
 

@@ -63,10 +63,8 @@ internal static class ReplayCommand
         }
 
         line.RejectUnknown();
-        if (line.Errors.Count > 0)
+        if (!line.ReportErrors(stderr, "replay", Usage))
         {
-            await stderr.WriteLineAsync("replay: " + string.Join("; ", line.Errors)).ConfigureAwait(false);
-            await stderr.WriteLineAsync(Usage).ConfigureAwait(false);
             return 2;
         }
 
