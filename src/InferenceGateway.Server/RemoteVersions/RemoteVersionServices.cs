@@ -41,6 +41,7 @@ internal static class RemoteVersionServices
 
                 return next();
             });
+            pipeline.Use(ConnectFailover.InvokeAsync);
             pipeline.UseLoadBalancing();
             pipeline.UsePassiveHealthChecks();
         });

@@ -181,6 +181,7 @@ public enum FakeOipBehaviour
 public sealed class FakeOipServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private int _disposed;
 
     private FakeOipServer(WebApplication app, FakeOipState state)
     {
@@ -210,6 +211,11 @@ public sealed class FakeOipServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return; // a test stopped this replica early
+        }
+
         State.Release.TrySetResult();
         await _app.StopAsync().WaitAsync(ExperimentAdmin.Timeout);
         await _app.DisposeAsync();

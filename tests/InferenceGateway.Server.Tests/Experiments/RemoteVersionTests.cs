@@ -11,9 +11,11 @@ using InferenceGateway.Tests.Interop;
 namespace InferenceGateway.Server.Tests.Experiments;
 
 /// <summary>
-/// A front gateway whose fraud version 3 is remote: the backend gateway's fraud version 1 and a port nobody listens
-/// on (a dead replica, taken out by the ModelReady probes); version 4 is two fake OIP replicas. Ready once the dead
-/// replica is out. An experiment on fraud splits keys between "remote" (version 3) and "local" (version 1).
+/// A front gateway whose fraud version 3 is remote: the backend gateway's fraud version 1 and a port bound but never
+/// listened on (a dead replica that refuses every connection, taken out by the ModelReady probes; holding the port
+/// keeps another server from taking it); version 4 is two fake OIP replicas; version 5 two more, probed once a
+/// minute, so that one stopped between probes is still chosen. Ready once the dead replica is out. An experiment on
+/// fraud splits keys between "remote" (version 3) and "local" (version 1).
 /// </summary>
 public sealed class RemoteVersionFixture : IAsyncLifetime
 {
@@ -24,6 +26,12 @@ public sealed class RemoteVersionFixture : IAsyncLifetime
     public FakeOipServer ReplicaA { get; private set; } = null!;
 
     public FakeOipServer ReplicaB { get; private set; } = null!;
+
+    public FakeOipServer ReplicaC { get; private set; } = null!;
+
+    public FakeOipServer ReplicaD { get; private set; } = null!;
+
+    private Socket? _deadPort;
 
     public GatewayFixture Front { get; private set; } = null!;
 
@@ -45,7 +53,11 @@ public sealed class RemoteVersionFixture : IAsyncLifetime
         await Backend.InitializeAsync();
         ReplicaA = await FakeOipServer.StartAsync();
         ReplicaB = await FakeOipServer.StartAsync();
-        DeadEndpoint = $"http://127.0.0.1:{FreePort()}";
+        ReplicaC = await FakeOipServer.StartAsync();
+        ReplicaD = await FakeOipServer.StartAsync();
+        _deadPort = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _deadPort.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        DeadEndpoint = $"http://127.0.0.1:{((IPEndPoint)_deadPort.LocalEndPoint!).Port}";
         _repository = ExperimentRepository.Create(root =>
         {
             // A real fraud folder (not the link) whose config adds the two remote versions.
@@ -65,6 +77,10 @@ public sealed class RemoteVersionFixture : IAsyncLifetime
             config["versions"]!["4"] = JsonNode.Parse($$"""
                 {"remote": {"endpoints": ["{{ReplicaA.Endpoint}}", "{{ReplicaB.Endpoint}}"], "load_balancing": "RoundRobin",
                             "health_check_interval_ms": 200, "health_check_timeout_ms": 150, "unhealthy_after": 1} }
+                """);
+            config["versions"]!["5"] = JsonNode.Parse($$"""
+                {"remote": {"endpoints": ["{{ReplicaC.Endpoint}}", "{{ReplicaD.Endpoint}}"], "load_balancing": "RoundRobin",
+                            "health_check_interval_ms": 60000, "health_check_timeout_ms": 5000} }
                 """);
             File.WriteAllText(Path.Combine(fraud, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         });
@@ -105,15 +121,11 @@ public sealed class RemoteVersionFixture : IAsyncLifetime
 
         await ReplicaA.DisposeAsync();
         await ReplicaB.DisposeAsync();
+        await ReplicaC.DisposeAsync();
+        await ReplicaD.DisposeAsync();
+        _deadPort?.Dispose();
         await Backend.DisposeAsync();
         ExperimentRepository.Delete(_repository);
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     private sealed class FrontFixture(string repository) : GatewayFixture(["--Gateway:Admin:Token=" + ExperimentGatewayFixture.Token], repository);
@@ -177,6 +189,28 @@ public sealed class RemoteVersionTests(RemoteVersionFixture fixture) : IClassFix
         }
 
         await fixture.WaitForHealthAsync("remote/fraud/4", fixture.ReplicaA.Endpoint, "Healthy");
+    }
+
+    [Fact]
+    public async Task RemoteVersion_ReplicaStoppedBetweenProbes_RefusedConnectsGoToTheOtherReplica()
+    {
+        var request = KServeTests.RawRequest("fraud", "5", "features", [1, 3], [1f, 2f, 3f]);
+        for (var i = 0; i < 4; i++)
+        {
+            await ExperimentAdmin.InferAsync(fixture.Front.Channel, request); // both replicas connected and serving
+        }
+
+        Assert.True(fixture.ReplicaD.State.Calls > 0, "round robin never chose replica D");
+        await fixture.ReplicaD.DisposeAsync(); // stops listening; the next probe is a minute away, so D stays chosen
+
+        var beforeC = Volatile.Read(ref fixture.ReplicaC.State.Calls);
+        for (var i = 0; i < 10; i++)
+        {
+            var response = await ExperimentAdmin.InferAsync(fixture.Front.Channel, request);
+            Assert.Equal(("fraud", "5"), (response.ModelName, response.ModelVersion));
+        }
+
+        Assert.Equal(10, Volatile.Read(ref fixture.ReplicaC.State.Calls) - beforeC);
     }
 
     [Fact]
