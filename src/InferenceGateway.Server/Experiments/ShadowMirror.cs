@@ -40,7 +40,7 @@ public sealed class ShadowMirror : IDisposable
 
     internal RemoteOipClient Remote { get; } = new();
 
-    /// <summary>Copies a ModelInfer call that ran locally and succeeded for each sampled shadow.</summary>
+    /// <summary>Copies a ModelInfer call that succeeded (run locally, or forwarded to a remote version) for each sampled shadow.</summary>
     internal void MirrorModelInfer(ModelInferCall primary, Experiment experiment, string arm, InferenceExecutor executor)
     {
         var shadows = experiment.Shadows;
@@ -50,20 +50,6 @@ public sealed class ShadowMirror : IDisposable
             if (target.Sample() && !_dispatcher.DropIfFull(target))
             {
                 Dispatch(target, ModelInferShadowWork.Create(new ReadOnlySequence<byte>(primary.Payload, 0, primary.PayloadLength), this, executor, arm, primary.LogRequestId));
-            }
-        }
-    }
-
-    /// <summary>Copies a ModelInfer message that was forwarded to a remote version for each sampled shadow.</summary>
-    internal void MirrorModelInfer(ReadOnlySequence<byte> message, Experiment experiment, string arm, InferenceExecutor executor)
-    {
-        var shadows = experiment.Shadows;
-        for (var i = 0; i < shadows.Count; i++)
-        {
-            var target = shadows[i];
-            if (target.Sample() && !_dispatcher.DropIfFull(target))
-            {
-                Dispatch(target, ModelInferShadowWork.Create(message, this, executor, arm, Guid.Empty));
             }
         }
     }

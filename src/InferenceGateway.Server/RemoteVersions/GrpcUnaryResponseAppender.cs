@@ -9,8 +9,14 @@ namespace InferenceGateway.Server.RemoteVersions;
 /// message: the gateway's version name, the experiment arm) and its length prefix adjusted. A compressed message is
 /// passed through as it is (its bytes cannot be appended to; the request asked the replica not to compress).
 /// </summary>
-internal sealed class GrpcUnaryResponseAppender(HttpContext context, Stream inner, byte[] suffix) : Stream
+internal sealed class GrpcUnaryResponseAppender(HttpContext context, Stream inner, byte[] suffix, bool captureOutputs = false) : Stream
 {
+    /// <summary>
+    /// With <c>captureOutputs</c>, the first FP32 output of the replica's answer (for the prediction log); empty when
+    /// not captured, compressed, or the answer has none.
+    /// </summary>
+    public float[] Outputs { get; private set; } = [];
+
     private readonly byte[] _prefix = new byte[5];
     private int _prefixRead;
     private byte[]? _message;
@@ -105,6 +111,18 @@ internal sealed class GrpcUnaryResponseAppender(HttpContext context, Stream inne
         await inner.WriteAsync(_message.AsMemory(0, _messageLength), cancellationToken).ConfigureAwait(false);
         await inner.WriteAsync(suffix, cancellationToken).ConfigureAwait(false);
         await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+        if (captureOutputs)
+        {
+            try
+            {
+                Outputs = Experiments.ShadowMirror.FirstFp32Output(Contracts.Inference.ModelInferResponse.Parser.ParseFrom(_message, 0, _messageLength));
+            }
+            catch (Google.Protobuf.InvalidProtocolBufferException)
+            {
+                // Not a ModelInferResponse the log can read: the client got it as it came; the record has no outputs.
+            }
+        }
+
         ReturnMessage();
         _passThrough = true;
     }

@@ -5,6 +5,7 @@ using System.IO.Pipelines;
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using InferenceGateway.Core.Models;
+using InferenceGateway.Core.PredictionLog;
 using InferenceGateway.Core.Routing;
 using InferenceGateway.Server.Experiments;
 using InferenceGateway.Server.Services;
@@ -33,6 +34,7 @@ internal sealed partial class RemoteVersionForwarder(
     GatewayMetrics metrics,
     ShadowMirror shadows,
     InferenceExecutor executor,
+    IPredictionRecorder log,
     ILogger<RemoteVersionForwarder> logger)
 {
     private const string ModelInferPath = "/inference.GRPCInferenceService/ModelInfer";
@@ -161,7 +163,7 @@ internal sealed partial class RemoteVersionForwarder(
 
             // The answer: this gateway's names for what answered, and the arm.
             var suffix = ResponseSuffix(call, remote, route.Arm);
-            var appender = new GrpcUnaryResponseAppender(context, originalResponse, suffix);
+            var appender = new GrpcUnaryResponseAppender(context, originalResponse, suffix, captureOutputs: log.IsEnabled);
             context.Response.Body = appender;
             context.Features.Set(RemoteForwardFeature.Instance);
             context.SetEndpoint(endpoint);
@@ -180,9 +182,17 @@ internal sealed partial class RemoteVersionForwarder(
             }
 
             status = ResponseStatus(context);
-            if (status == StatusCode.OK && route.Experiment is { HasShadows: true } experiment)
+            if (status == StatusCode.OK)
             {
-                shadows.MirrorModelInfer(new ReadOnlySequence<byte>(call.Payload, 0, call.PayloadLength), experiment, route.Arm, executor);
+                if (log.IsEnabled)
+                {
+                    Record(call, remote, route.Arm, appender.Outputs, start);
+                }
+
+                if (route.Experiment is { HasShadows: true } experiment)
+                {
+                    shadows.MirrorModelInfer(call, experiment, route.Arm, executor);
+                }
             }
         }
         finally
@@ -193,6 +203,53 @@ internal sealed partial class RemoteVersionForwarder(
             metrics.Record(remote.Model, remote.Version, route.Arm, status, start);
             call.Return();
         }
+    }
+
+    /// <summary>
+    /// Records a forwarded call that the replica answered, as a local primary is recorded: its request id (a UUIDv7
+    /// that its shadow copies share when the client sent none), this gateway's version name and arm, the first input's
+    /// values when it is one FP32 tensor sent as raw contents (named by the version's <c>features</c> when they
+    /// describe its row), the replica's first FP32 output, and the latency through the replica (no queue or compute
+    /// split: those happened there).
+    /// </summary>
+    private void Record(ModelInferCall call, RemoteVersion remote, string arm, float[] outputs, long start)
+    {
+        Span<byte> generatedId = stackalloc byte[36];
+        scoped ReadOnlySpan<byte> id = call.Id.Of(call.PayloadSpan);
+        if (id.IsEmpty)
+        {
+            call.LogRequestId = Guid.CreateVersion7();
+            id = call.LogRequestId.TryFormat(generatedId, out var written, "D") ? generatedId[..written] : default;
+        }
+
+        ReadOnlySpan<float> features = default;
+        var rows = 1;
+        if (call.InputCount == 1 && call.RawCount == 1 && call.Inputs[0].Datatype.Of(call.PayloadSpan).SequenceEqual("FP32"u8))
+        {
+            var raw = call.Raw[0].Of(call.PayloadSpan);
+            features = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(raw[..(raw.Length / sizeof(float) * sizeof(float))]);
+            ref readonly var input = ref call.Inputs[0];
+            rows = input.ShapeCount > 1 ? (int)Math.Clamp(call.Dims[input.ShapeStart], 1, int.MaxValue) : 1;
+        }
+
+        var names = remote.Config.Features;
+        log.TryRecord(new PredictionEntry
+        {
+            RequestIdUtf8 = id,
+            EventTimeUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            Model = remote.Model,
+            Version = remote.Version,
+            Arm = arm,
+            EntityId = "",
+            FeatureNames = names.Count > 0 && features.Length == names.Count * rows ? names : null,
+            Features = features,
+            Outputs = outputs,
+            Rows = rows,
+            InputsOmitted = features.IsEmpty,
+            TotalMicroseconds = (long)Stopwatch.GetElapsedTime(start).TotalMicroseconds,
+            Status = (int)StatusCode.OK,
+            CannotWait = true,
+        });
     }
 
     private static byte[] ResponseSuffix(ModelInferCall call, RemoteVersion remote, string arm)

@@ -214,6 +214,41 @@ public sealed class RemoteVersionTests(RemoteVersionFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task RemoteVersion_ForwardedCall_RecordedInThePredictionLogWithItsInputsAndTheReplicasOutput()
+    {
+        var request = KServeTests.RawRequest("fraud", "4", "features", [1, 3], [1f, 2f, 3f]);
+        request.Id = "remote-log-" + Guid.NewGuid().ToString("N"); // fraud has an experiment: naming version 4 pins it
+        var response = await ExperimentAdmin.InferAsync(fixture.Front.Channel, request);
+        Assert.Equal(0.25f, response.Outputs[0].Contents.Fp32Contents[0]);
+
+        var database = Path.Combine(fixture.Front.DataDirectory, "predictions.db");
+        var until = DateTime.UtcNow + ExperimentAdmin.Timeout;
+        while (true)
+        {
+            await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Mode=ReadOnly"))
+            {
+                await connection.OpenAsync();
+                await using var command = connection.CreateCommand();
+                command.CommandText = "SELECT version, arm, shadow, status, features, outputs, rows FROM predictions WHERE request_id = $id";
+                command.Parameters.AddWithValue("$id", request.Id);
+                await using var reader = await command.ExecuteReaderAsync();
+                if (await reader.ReadAsync())
+                {
+                    Assert.Equal(("4", "pinned", 0L, 0L), (reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
+                    Assert.Equal([1f, 2f, 3f], System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>((byte[])reader[4]).ToArray());
+                    Assert.Equal([0.25f], System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>((byte[])reader[5]).ToArray());
+                    Assert.Equal(1L, reader.GetInt64(6));
+                    Assert.False(await reader.ReadAsync(), "one record per forwarded call");
+                    return;
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < until, $"no record of {request.Id} in {database}");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
     public async Task Predict_RoutedToRemoteVersion_FailedPreconditionNamingModelInfer()
     {
         var client = new Gateway.GatewayClient(fixture.Front.Channel);
