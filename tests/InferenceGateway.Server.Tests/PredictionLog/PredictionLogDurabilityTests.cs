@@ -152,6 +152,56 @@ public sealed class PredictionLogDurabilityTests(PostgresCluster cluster)
     }
 
     [Fact]
+    public async Task SharedPostgres_TwoGateways_OutcomesSentToOneJoinPredictionsOfBothAndTheOtherEvaluatesThemAll()
+    {
+        // Two replicas behind one load balancer share the log (issue 24): each records what it served, an outcome may
+        // reach either, and evaluation from either sees the whole fleet's predictions.
+        var connectionString = await cluster.CreateDatabaseAsync("shared");
+        string[] sink = ["--Gateway:PredictionLog:Sink=PostgreSql", $"--Gateway:PredictionLog:PostgreSqlConnectionString={connectionString}"];
+        await using var first = await OwnGateway.StartAsync(sink);
+        await using var second = await OwnGateway.StartAsync(sink);
+        const int PerGateway = 30;
+        var eventTime = 1_706_000_000_000L;
+        var labels = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var (gateway, name) in new[] { (first, "first"), (second, "second") })
+        {
+            for (var i = 0; i < PerGateway; i++)
+            {
+                var request = GatewayPredictTests.Fraud($"card-{name}-{i}", eventTime + i, 10 + (i * 37 % 500), i % 24, $"m{i % 7}", "1");
+                request.RequestId = $"{name}-{i}-{Guid.NewGuid():N}";
+                var response = await gateway.Client.PredictAsync(request, deadline: DateTime.UtcNow + Timeout).ResponseAsync.WaitAsync(Timeout);
+                labels[response.RequestId] = i % 3 == 0 ? 1 : 0;
+            }
+        }
+
+        var until = DateTime.UtcNow + Timeout;
+        while (first.Log.GetStatus().Written < PerGateway || second.Log.GetStatus().Written < PerGateway)
+        {
+            Assert.True(DateTime.UtcNow < until, $"not all written: {first.Log.GetStatus()} / {second.Log.GetStatus()}");
+            await Task.Delay(20);
+        }
+
+        using (var report = first.Client.ReportOutcomes(deadline: DateTime.UtcNow + Timeout))
+        {
+            foreach (var (id, label) in labels)
+            {
+                await report.RequestStream.WriteAsync(new Outcome { RequestId = id, Label = label, EventTimeUnixMs = eventTime + 60_000 });
+            }
+
+            await report.RequestStream.CompleteAsync();
+            var summary = await report.ResponseAsync.WaitAsync(Timeout);
+            Assert.Equal((2L * PerGateway, 0L), (summary.Accepted, summary.Rejected));
+        }
+
+        var evaluation = await second.Client.EvaluateAsync(
+            new EvaluateRequest { Model = "fraud", FromUnixMs = eventTime, ToUnixMs = eventTime + PerGateway },
+            deadline: DateTime.UtcNow + Timeout).ResponseAsync.WaitAsync(Timeout);
+        var result = Assert.Single(evaluation.Results);
+        Assert.Equal(("1", 2L * PerGateway, 2L * PerGateway), (result.Version, result.Predictions, result.Labelled));
+        Assert.InRange(result.Auc, 0, 1);
+    }
+
+    [Fact]
     public async Task Predict_PostgresStoppedMidRunAndRestarted_ServedThroughoutReadyzSaysDownNothingLost()
     {
         var connectionString = await cluster.CreateDatabaseAsync("gateway");
