@@ -40,11 +40,49 @@ public sealed class PostgresCluster : IAsyncLifetime
         }
 
         await RunPgAsync("initdb", ["-D", _dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
-        Port = FreePort();
-        await StartAsync();
+        await StartOnAFreePortAsync();
     }
 
-    /// <summary>Starts (or restarts) the server and waits until it accepts connections.</summary>
+    /// <summary>
+    /// PostgreSQL needs its port up front (no port 0), so the port is picked free and released before the server binds
+    /// it: another test's server can take it in between (the CI failure of RemoteVersionTests was that race). When the
+    /// server says so in its log, start again on a fresh port; any other failure is thrown as is.
+    /// </summary>
+    private async Task StartOnAFreePortAsync()
+    {
+        var log = Path.Combine(_root, "server.log");
+        for (var attempt = 1; ; attempt++)
+        {
+            Port = FreePort();
+            var logged = File.Exists(log) ? new FileInfo(log).Length : 0;
+            try
+            {
+                await StartAsync();
+                return;
+            }
+            catch (InvalidOperationException) when (attempt < 5 && PortWasTaken(log, logged))
+            {
+            }
+        }
+    }
+
+    private static bool PortWasTaken(string log, long from)
+    {
+        if (!File.Exists(log))
+        {
+            return false;
+        }
+
+        using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        stream.Seek(from, SeekOrigin.Begin);
+        var text = new StreamReader(stream).ReadToEnd();
+        return text.Contains("could not bind", StringComparison.Ordinal) || text.Contains("Address already in use", StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Starts (or restarts) the server on <see cref="Port"/> and waits until it accepts connections. A restart keeps the
+    /// port (the databases' connection strings name it).
+    /// </summary>
     public Task StartAsync() => RunPgAsync("pg_ctl", [
         "-D", _dataDirectory, "-w", "-t", "60", "-l", Path.Combine(_root, "server.log"),
         "-o", $"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50",
