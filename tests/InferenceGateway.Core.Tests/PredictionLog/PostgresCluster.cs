@@ -45,8 +45,9 @@ public sealed class PostgresCluster : IAsyncLifetime
 
     /// <summary>
     /// PostgreSQL needs its port up front (no port 0), so the port is picked free and released before the server binds
-    /// it: another test's server can take it in between (the CI failure of RemoteVersionTests was that race). When the
-    /// server says so in its log, start again on a fresh port; any other failure is thrown as is.
+    /// it: something else can take it in between (the CI failure of RemoteVersionTests was that race; <see
+    /// cref="FreePort"/> keeps out of the range the other tests' servers draw from). When the server says so in its log,
+    /// start again on a fresh port; any other failure is thrown as is.
     /// </summary>
     private async Task StartOnAFreePortAsync()
     {
@@ -183,8 +184,40 @@ public sealed class PostgresCluster : IAsyncLifetime
         return FindBin() ?? throw new InvalidOperationException("PostgreSQL binaries not found under /usr/lib/postgresql/*/bin; install Debian's postgresql package (scripts/install-deps.sh)");
     }
 
+    /// <summary>
+    /// A port free now, below the kernel's ephemeral range (Linux's default starts at 32768): every other test's server
+    /// binds port 0 and so gets an ephemeral port, which can then never be this one, also while an outage test has the
+    /// server stopped and must restart it on the same port. Outside Linux, or if the range is not where it expected,
+    /// an ephemeral port as before (the start is retried on a taken port).
+    /// </summary>
     private static int FreePort()
     {
+        var ephemeralFrom = 32768;
+        try
+        {
+            ephemeralFrom = int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+        }
+
+        if (ephemeralFrom > 20_000)
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                var port = Random.Shared.Next(15_000, Math.Min(ephemeralFrom, 30_000));
+                try
+                {
+                    using var probe = new TcpListener(IPAddress.Loopback, port);
+                    probe.Start();
+                    return port;
+                }
+                catch (SocketException)
+                {
+                }
+            }
+        }
+
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
