@@ -11,7 +11,7 @@ namespace InferenceGateway.Server.Tests;
 /// </summary>
 /// <remarks>
 /// A port picked free by binding port 0 and releasing it could be taken by another server (another test's gateway or
-/// ORT-less fake) before the child binds it: the child then exits 3, or worse, the test's readiness probe reaches the
+/// fake replica) before the child binds it: the child then exits 3, or worse, the test's readiness probe reaches the
 /// other server. Here the child binds the port itself and never releases it while the test runs, so no other server
 /// can be on it.
 /// </remarks>
