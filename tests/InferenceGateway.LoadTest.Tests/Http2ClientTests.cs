@@ -121,9 +121,15 @@ public sealed class Http2ClientTests
     {
         await using TestServer server = await TestServer.StartAsync();
         await using var target = server.Target("/t/slow");
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        // Cancelled once the server has the call, not on a 200 ms timer: on a loaded host the timer could fire while
+        // the connection was still being set up (the call then threw or ended before the server saw it). It failed
+        // once here in 3 runs of the class with the other suites' load on 2 cores.
+        using var cts = new CancellationTokenSource();
+        Task<RequestOutcome> call = target.SendAsync(cts.Token).AsTask();
+        await server.SlowCallStarted.Task.WaitAsync(TestTimeout);
+        await cts.CancelAsync();
 
-        RequestOutcome outcome = await target.SendAsync(cts.Token).AsTask().WaitAsync(TestTimeout);
+        RequestOutcome outcome = await call.WaitAsync(TestTimeout);
 
         Assert.Equal(OutcomeCodes.Cancelled, outcome.Status);
         Assert.True(await server.SlowCallAborted.Task.WaitAsync(TestTimeout));
@@ -146,17 +152,37 @@ public sealed class Http2ClientTests
     [Fact]
     public async Task Call_NothingListening_UnavailableThenRecoversWhenServerStarts()
     {
-        int port;
-        await using (EchoServer probe = await EchoServer.StartAsync(0, 16, CancellationToken.None).WaitAsync(TestTimeout))
+        // The port was a server's, started and stopped: another test's server could take it before the first call (which
+        // then succeeded) or before the echo server started again (which then failed to bind). Now the port is held by a
+        // socket bound and never listened on, which refuses connections and keeps every other server off it until the
+        // echo server takes its place. Between the two a server could still take the port; then the echo server cannot
+        // bind it and the test runs again on a fresh port (it checks nothing it could not check there).
+        for (var attempt = 1; ; attempt++)
         {
-            port = probe.Port;
+            using var dead = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            dead.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            int port = ((IPEndPoint)dead.LocalEndPoint!).Port;
+            await using var target = new H2GrpcTarget(new Uri($"http://127.0.0.1:{port}"), TargetSettings.ModelInferPath, [GrpcFrame.Encode([])], 1, TimeSpan.FromSeconds(5), "test");
+            Assert.Equal(OutcomeCodes.Unavailable, (await Send(target)).Status);
+
+            dead.Close();
+            EchoServer echo;
+            try
+            {
+                echo = await EchoServer.StartAsync(port, 16, CancellationToken.None).WaitAsync(TestTimeout);
+            }
+            catch (IOException) when (attempt < 5)
+            {
+                continue; // "address already in use": taken in the moment between the two
+            }
+
+            await using (echo)
+            {
+                Assert.Equal(OutcomeCodes.Ok, (await Send(target)).Status);
+            }
+
+            return;
         }
-
-        await using var target = new H2GrpcTarget(new Uri($"http://127.0.0.1:{port}"), TargetSettings.ModelInferPath, [GrpcFrame.Encode([])], 1, TimeSpan.FromSeconds(5), "test");
-        Assert.Equal(OutcomeCodes.Unavailable, (await Send(target)).Status);
-
-        await using EchoServer echo = await EchoServer.StartAsync(port, 16, CancellationToken.None).WaitAsync(TestTimeout);
-        Assert.Equal(OutcomeCodes.Ok, (await Send(target)).Status);
     }
 
     [Fact]

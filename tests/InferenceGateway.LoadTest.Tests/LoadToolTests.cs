@@ -138,11 +138,12 @@ public sealed class LoadToolTests : IDisposable
     [Fact]
     public async Task RawGrpcTarget_NothingListening_Unavailable()
     {
-        int port;
-        await using (EchoServer probe = await EchoServer.StartAsync(0, 16, CancellationToken.None).WaitAsync(TestTimeout))
-        {
-            port = probe.Port;
-        }
+        // A socket bound and never listened on, held for the test: connections to its port are refused, and no other
+        // server can take the port (a port learnt from a server started and stopped could be taken by another test's
+        // server before the call, the race that failed CI in RemoteVersionTests).
+        using var dead = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        dead.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        int port = ((System.Net.IPEndPoint)dead.LocalEndPoint!).Port;
 
         await using var target = new RawGrpcTarget(new Uri($"http://127.0.0.1:{port}"), TargetSettings.ModelInferPath, [GrpcFrame.Encode([])], 1, TimeSpan.FromSeconds(5));
 

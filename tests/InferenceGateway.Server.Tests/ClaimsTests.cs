@@ -37,16 +37,17 @@ public sealed class ClaimsTests
         repo.WriteConfig("scale", 8, ("x", "FP32", 4), ("y", "FP32", 4));
         repo.PlaceModel("scale", "1", "scale2.onnx");
         var corrupt = repo.CorruptModel("scale", "1");
-        var admin = FreePort();
-        var output = new ConcurrentQueue<string>();
-        using var process = StartProcess($"--Gateway:GrpcPort={FreePort()}", $"--Gateway:AdminPort={admin}", $"--Gateway:ModelRepository:Path={repo.Path}",
+        using var gateway = ChildGateway.Start($"--Gateway:ModelRepository:Path={repo.Path}", "--Gateway:OnnxRuntime:IntraOpThreads=1",
             "--Logging:Console:FormatterName=json", "--Logging:LogLevel:Default=Information", $"--Gateway:DataDirectory={TestDataDirectory.Create()}");
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
-        process.BeginOutputReadLine();
-        var stderr = process.StandardError.ReadToEndAsync();
+        var process = gateway.Process;
+        var output = gateway.Output;
         try
         {
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{admin}"), Timeout = TimeSpan.FromSeconds(5) };
+            var (_, admin) = await gateway.WaitListeningAsync();
+
+            // A probe is retried on connection errors only: one slower than 5 s on a loaded host would fail the test, so
+            // each may take the whole wait.
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{admin}"), Timeout = Timeout };
             string? readyz = null;
             await TestGateway.UntilAsync(async () =>
             {
@@ -75,7 +76,7 @@ public sealed class ClaimsTests
             }
 
             await WaitForExitAsync(process);
-            Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}: {await stderr}");
+            Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}: {string.Join('\n', gateway.Errors)}");
         }
         finally
         {
@@ -230,12 +231,5 @@ public sealed class ClaimsTests
                 process.Kill(entireProcessTree: true);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -89,7 +89,7 @@ public sealed class AdaptivePolicyTests
         await BatcherHarness.EventuallyAsync(() => h.Log.Started.Count == 1, "first request running");
 
         var queued = Enumerable.Range(1, 6).Select(i => h.Submit(i)).ToList();
-        await Task.Delay(20);
+        await BatcherHarness.NegativeWindowAsync(); // none released while the instance is busy: nothing to await
         Assert.Equal(6, h.Batcher.QueueDepth);
         Assert.All(queued, s => Assert.False(s.Task.IsCompleted));
 
@@ -155,7 +155,7 @@ public sealed class AdaptivePolicyTests
         await h.TimerArmedAsync(start + wait.Ticks);
         var second = h.Submit(2);
         h.Manual.Advance(wait - TimeSpan.FromTicks(1));
-        await Task.Delay(20);
+        await BatcherHarness.NegativeWindowAsync(); // not released a tick early: nothing to await
         Assert.False(first.Task.IsCompleted, "another instance runs: the idle one waits for company");
 
         h.Manual.Advance(TimeSpan.FromTicks(1));

@@ -89,6 +89,15 @@ public sealed class BatcherHarness : IAsyncDisposable
         return new Submission(request, Batcher.EnqueueAsync(request).AsTask(), input, output);
     }
 
+    /// <summary>
+    /// How long a test gives something that must NOT happen (a batch released early, a result let out of order, a drain
+    /// ending too soon) the chance to show, when there is no event to await instead: the absence has no event. A wrong
+    /// release is asynchronous (a worker or a timer callback), so a moment is needed; this wait bounds the test and can
+    /// only make it miss a bug, never fail a correct batcher. 100 ms: generous beside the microseconds a wrong release
+    /// takes on an idle host, short enough for the suite.
+    /// </summary>
+    public static Task NegativeWindowAsync() => Task.Delay(TimeSpan.FromMilliseconds(100));
+
     public static async Task EventuallyAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + Timeout;

@@ -104,7 +104,7 @@ public abstract class DynamicBatcherTests
 
         await h.TimerArmedAsync(start + delay.Ticks);
         h.Manual.Advance(delay - TimeSpan.FromTicks(1));
-        await Task.Delay(20);
+        await BatcherHarness.NegativeWindowAsync(); // not released a tick early: nothing to await
         Assert.Empty(h.Log.Started);
         Assert.False(s.Task.IsCompleted);
 
@@ -129,7 +129,7 @@ public abstract class DynamicBatcherTests
 
         // A later request without the flag waits for company again.
         var next = h.Submit(3);
-        await Task.Delay(20);
+        await BatcherHarness.NegativeWindowAsync(); // not released without company: nothing to await
         Assert.False(next.Task.IsCompleted);
         Assert.Single(h.Log.Started);
     }
@@ -200,7 +200,7 @@ public abstract class DynamicBatcherTests
 
         if (preserveOrdering)
         {
-            await Task.Delay(50); // Give a wrongly released result the chance to show.
+            await BatcherHarness.NegativeWindowAsync(); // Give a wrongly released result the chance to show.
             Assert.False(second.Task.IsCompleted);
             Assert.False(first.Task.IsCompleted);
         }

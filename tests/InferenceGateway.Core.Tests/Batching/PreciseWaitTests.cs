@@ -29,7 +29,7 @@ public sealed class PreciseWaitTests
     /// <summary>Until an instance sleeps towards the due time of the batch that waits (timers elsewhere: a pause).</summary>
     private static Task KeepingTimeAsync(BatcherHarness h) => h.Batcher.PreciseWaits
         ? BatcherHarness.EventuallyAsync(() => h.Batcher.HasTimekeeper, "an instance keeping the batch's due time")
-        : Task.Delay(50);
+        : BatcherHarness.NegativeWindowAsync(); // no timekeeper to observe on this platform: a pause
 
     [Fact]
     public async Task Constructor_SystemClockWithAWait_WaitsArePreciseOnLinuxOnly()
@@ -168,7 +168,7 @@ public sealed class PreciseWaitTests
         sleeper.Reset();
 
         var sleeping = Task.Factory.StartNew(() => sleeper.Sleep((long)LongWait.TotalNanoseconds), TaskCreationOptions.LongRunning);
-        await Task.Delay(50);
+        await BatcherHarness.NegativeWindowAsync(); // the sleep not ended: nothing to await
         Assert.False(sleeping.IsCompleted, "the consumed wake-up must not end this sleep");
 
         sleeper.Wake();

@@ -40,11 +40,50 @@ public sealed class PostgresCluster : IAsyncLifetime
         }
 
         await RunPgAsync("initdb", ["-D", _dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
-        Port = FreePort();
-        await StartAsync();
+        await StartOnAFreePortAsync();
     }
 
-    /// <summary>Starts (or restarts) the server and waits until it accepts connections.</summary>
+    /// <summary>
+    /// PostgreSQL needs its port up front (no port 0), so the port is picked free and released before the server binds
+    /// it: something else can take it in between (the CI failure of RemoteVersionTests was that race; <see
+    /// cref="FreePort"/> keeps out of the range the other tests' servers draw from). When the server says so in its log,
+    /// start again on a fresh port; any other failure is thrown as is.
+    /// </summary>
+    private async Task StartOnAFreePortAsync()
+    {
+        var log = Path.Combine(_root, "server.log");
+        for (var attempt = 1; ; attempt++)
+        {
+            Port = FreePort();
+            var logged = File.Exists(log) ? new FileInfo(log).Length : 0;
+            try
+            {
+                await StartAsync();
+                return;
+            }
+            catch (InvalidOperationException) when (attempt < 5 && PortWasTaken(log, logged))
+            {
+            }
+        }
+    }
+
+    private static bool PortWasTaken(string log, long from)
+    {
+        if (!File.Exists(log))
+        {
+            return false;
+        }
+
+        using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        stream.Seek(from, SeekOrigin.Begin);
+        var text = new StreamReader(stream).ReadToEnd();
+        return text.Contains("could not bind", StringComparison.Ordinal) || text.Contains("Address already in use", StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Starts (or restarts) the server on <see cref="Port"/> and waits until it accepts connections. A restart keeps the
+    /// port (the databases' connection strings name it).
+    /// </summary>
     public Task StartAsync() => RunPgAsync("pg_ctl", [
         "-D", _dataDirectory, "-w", "-t", "60", "-l", Path.Combine(_root, "server.log"),
         "-o", $"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50",
@@ -153,8 +192,40 @@ public sealed class PostgresCluster : IAsyncLifetime
         return FindBin() ?? throw new InvalidOperationException("PostgreSQL binaries not found under /usr/lib/postgresql/*/bin; install Debian's postgresql package (scripts/install-deps.sh)");
     }
 
+    /// <summary>
+    /// A port free now, below the kernel's ephemeral range (Linux's default starts at 32768): every other test's server
+    /// binds port 0 and so gets an ephemeral port, which can then never be this one, also while an outage test has the
+    /// server stopped and must restart it on the same port. Outside Linux, or if the range is not where it expected,
+    /// an ephemeral port as before (the start is retried on a taken port).
+    /// </summary>
     private static int FreePort()
     {
+        var ephemeralFrom = 32768;
+        try
+        {
+            ephemeralFrom = int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+        }
+
+        if (ephemeralFrom > 20_000)
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                var port = Random.Shared.Next(15_000, Math.Min(ephemeralFrom, 30_000));
+                try
+                {
+                    using var probe = new TcpListener(IPAddress.Loopback, port);
+                    probe.Start();
+                    return port;
+                }
+                catch (SocketException)
+                {
+                }
+            }
+        }
+
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using InferenceGateway.Core.Routing;
+using InferenceGateway.Core.Tests.Batching;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InferenceGateway.Core.Tests.Routing;
@@ -58,31 +59,43 @@ public sealed class ShadowDispatcherTests : IDisposable
     [Fact]
     public async Task TryDispatch_QueueAheadWouldOutlastTheDeadline_DroppedInsteadOfStartedLate()
     {
-        await using var dispatcher = Create(queue: 10, concurrency: 1);
+        // On a virtual clock: the lane's latency is what the clock says a call took, exactly 150 ms, not what a
+        // Task.Delay(150) took on a busy host (issue 25: no wall-clock counting in unit tests).
+        var clock = new ManualTimeProvider();
+        await using var dispatcher = Create(queue: 10, concurrency: 1, clock);
         var target = Target(timeoutMs: 200);
-        var slow = new DelegateWork(async token =>
+        var slow = new DelegateWork(token =>
         {
-            await Task.Delay(150, token); // the lane learns that its calls take at least 150 ms
-            return ShadowOutcome.Ok;
+            clock.Advance(TimeSpan.FromMilliseconds(150)); // the lane learns that its calls take 150 ms
+            return ValueTask.FromResult(ShadowOutcome.Ok);
         });
         Assert.True(dispatcher.TryDispatch(target, slow));
         await Eventually(() => slow.Released, "the slow copy ends");
 
+        // The gated copies' deadlines are on the virtual clock and never pass: open the gate whatever happens, or a
+        // failed assertion would leave the dispatcher's disposal waiting for them for ever.
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var running = new GatedWork(gate.Task);
-        Assert.True(dispatcher.TryDispatch(target, running)); // an empty queue always takes a copy
-        await Eventually(() => running.Started, "the next copy runs");
-        var queued = new GatedWork(gate.Task);
-        Assert.True(dispatcher.TryDispatch(target, queued));
+        try
+        {
+            var running = new GatedWork(gate.Task);
+            Assert.True(dispatcher.TryDispatch(target, running)); // an empty queue always takes a copy
+            await Eventually(() => running.Started, "the next copy runs");
+            var queued = new GatedWork(gate.Task);
+            Assert.True(dispatcher.TryDispatch(target, queued));
 
-        // One copy queued ahead of 150 ms calls, one at a time: a third would wait ~150 ms, then need ~150 ms more,
-        // past its 200 ms deadline. It is dropped now rather than started to fail (10 slots would have taken it before).
-        var late = new GatedWork(gate.Task);
-        Assert.False(dispatcher.TryDispatch(target, late));
-        Assert.True(late.Released && !late.Started);
-        Assert.Equal(1, Count("gateway.shadow.dropped", ("reason", "queue_full")));
-        gate.SetResult();
-        await Eventually(() => queued.Released, "the queued copy ends");
+            // One copy queued ahead of 150 ms calls, one at a time: a third would wait 150 ms, then need 150 ms more,
+            // past its 200 ms deadline. It is dropped now rather than started to fail (10 slots would have taken it before).
+            var late = new GatedWork(gate.Task);
+            Assert.False(dispatcher.TryDispatch(target, late));
+            Assert.True(late.Released && !late.Started);
+            Assert.Equal(1, Count("gateway.shadow.dropped", ("reason", "queue_full")));
+            gate.SetResult();
+            await Eventually(() => queued.Released, "the queued copy ends");
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
     }
 
     [Fact]
@@ -171,10 +184,10 @@ public sealed class ShadowDispatcherTests : IDisposable
         await dispatcher.DisposeAsync();
     }
 
-    private ShadowDispatcher Create(int queue, int concurrency) => new(
+    private ShadowDispatcher Create(int queue, int concurrency, TimeProvider? time = null) => new(
         new ShadowOptions { QueueCapacity = queue, MaxConcurrency = concurrency },
         new ExperimentMetrics(_meter),
-        TimeProvider.System,
+        time ?? TimeProvider.System,
         NullLogger<ShadowDispatcher>.Instance);
 
     private static ShadowTarget Target(int timeoutMs)

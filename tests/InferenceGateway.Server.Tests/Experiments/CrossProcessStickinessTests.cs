@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Grpc.Net.Client;
 using InferenceGateway.Contracts.Gateway;
 
@@ -70,14 +67,14 @@ public sealed class CrossProcessStickinessTests
         return arms;
     }
 
-    /// <summary>A gateway as its own process (the published entry point), on free loopback ports.</summary>
+    /// <summary>A gateway as its own process (the published entry point), on loopback ports it binds itself (<see cref="ChildGateway"/>).</summary>
     private sealed class GatewayProcess : IAsyncDisposable
     {
-        private readonly Process _process;
+        private readonly ChildGateway _child;
 
-        private GatewayProcess(Process process, int grpcPort)
+        private GatewayProcess(ChildGateway child, int grpcPort)
         {
-            _process = process;
+            _child = child;
             GrpcPort = grpcPort;
         }
 
@@ -85,64 +82,46 @@ public sealed class CrossProcessStickinessTests
 
         public static async Task<GatewayProcess> StartAsync(string dataDirectory)
         {
-            var grpc = FreePort();
-            var admin = FreePort();
-            var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var argument in new[]
+            var child = ChildGateway.Start(
+                $"--Gateway:DataDirectory={dataDirectory}", $"--Gateway:ModelRepository:Path={RepoPaths.Models}", "--Gateway:OnnxRuntime:IntraOpThreads=1",
+                "--Logging:LogLevel:Default=Warning");
+            try
             {
-                Path.Combine(AppContext.BaseDirectory, "InferenceGateway.Server.dll"),
-                $"--Gateway:GrpcPort={grpc}", $"--Gateway:AdminPort={admin}", $"--Gateway:DataDirectory={dataDirectory}",
-                $"--Gateway:ModelRepository:Path={RepoPaths.Models}", "--Gateway:OnnxRuntime:IntraOpThreads=1", "--Logging:LogLevel:Default=Warning",
-            })
-            {
-                info.ArgumentList.Add(argument);
-            }
-
-            var process = Process.Start(info)!;
-            process.OutputDataReceived += (_, _) => { };
-            process.ErrorDataReceived += (_, _) => { };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            var gateway = new GatewayProcess(process, grpc);
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{admin}"), Timeout = TimeSpan.FromSeconds(5) };
-            var until = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-            while (DateTime.UtcNow < until && !process.HasExited)
-            {
-                try
+                var (grpc, admin) = await child.WaitListeningAsync();
+                var gateway = new GatewayProcess(child, grpc);
+                // Each probe may take the whole wait: a 5 s client timeout on a loaded host threw out of the loop.
+                using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{admin}"), Timeout = TimeSpan.FromSeconds(90) };
+                var until = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+                while (DateTime.UtcNow < until && !child.Process.HasExited)
                 {
-                    using var ready = await http.GetAsync("/readyz");
-                    if (ready.IsSuccessStatusCode)
+                    try
                     {
-                        return gateway;
+                        using var ready = await http.GetAsync("/readyz");
+                        if (ready.IsSuccessStatusCode)
+                        {
+                            return gateway;
+                        }
                     }
-                }
-                catch (HttpRequestException)
-                {
+                    catch (HttpRequestException)
+                    {
+                    }
+
+                    await Task.Delay(100);
                 }
 
-                await Task.Delay(100);
+                throw new TimeoutException($"gateway process on port {grpc} not ready (exited: {child.Process.HasExited}):\n{string.Join('\n', child.All)}");
             }
-
-            await gateway.DisposeAsync();
-            throw new TimeoutException($"gateway process on port {grpc} not ready (exited: {process.HasExited})");
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (!_process.HasExited)
+            catch
             {
-                _process.Kill(entireProcessTree: true);
+                child.Dispose();
+                throw;
             }
-
-            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            _process.Dispose();
         }
 
-        private static int FreePort()
+        public ValueTask DisposeAsync()
         {
-            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            return ((IPEndPoint)socket.LocalEndPoint!).Port;
+            _child.Dispose();
+            return ValueTask.CompletedTask;
         }
     }
 }

@@ -70,13 +70,19 @@ public sealed class RemoteVersionFixture : IAsyncLifetime
             }
 
             var config = JsonNode.Parse(File.ReadAllText(Path.Combine(RepoPaths.Models, "fraud", "config.json")))!.AsObject();
+
+            // Probes of live replicas must not fail on a loaded host: with unhealthy_after 1, one probe slower than its
+            // timeout takes a live replica out (it was 150 ms, which a GC pause or a busy 2-core CI host can exceed,
+            // and then calls no longer spread over both replicas). The replicas these tests take out answer at once
+            // (refused connection, NOT_READY), so a 1 s timeout costs them nothing; the timeout may not exceed the
+            // interval, so the probes run every second (the waits for a health change allow 30 s).
             config["versions"]!["3"] = JsonNode.Parse($$"""
                 {"remote": {"endpoints": ["http://127.0.0.1:{{Backend.GrpcPort}}", "{{DeadEndpoint}}"], "model": "fraud", "version": "1",
-                            "load_balancing": "RoundRobin", "health_check_interval_ms": 200, "health_check_timeout_ms": 150, "unhealthy_after": 1} }
+                            "load_balancing": "RoundRobin", "health_check_interval_ms": 1000, "health_check_timeout_ms": 1000, "unhealthy_after": 1} }
                 """);
             config["versions"]!["4"] = JsonNode.Parse($$"""
                 {"remote": {"endpoints": ["{{ReplicaA.Endpoint}}", "{{ReplicaB.Endpoint}}"], "load_balancing": "RoundRobin",
-                            "health_check_interval_ms": 200, "health_check_timeout_ms": 150, "unhealthy_after": 1} }
+                            "health_check_interval_ms": 1000, "health_check_timeout_ms": 1000, "unhealthy_after": 1} }
                 """);
             config["versions"]!["5"] = JsonNode.Parse($$"""
                 {"remote": {"endpoints": ["{{ReplicaC.Endpoint}}", "{{ReplicaD.Endpoint}}"], "load_balancing": "RoundRobin",

@@ -165,10 +165,24 @@ public sealed class PredictionLogGatewayTests(GatewayFixture gateway) : IClassFi
         Assert.Equal(0, await ImportOutcomesCommand.RunAsync(["--file", imported, "--target", $"http://127.0.0.1:{gateway.GrpcPort}"], stdout, stderr).WaitAsync(Timeout));
         Assert.Contains("600 outcomes stored, 0 rejected", stdout.ToString(), StringComparison.Ordinal);
         await WaitWrittenAsync(PredictionLog, 600);
-        await Task.Delay(1500); // the writer's flush interval: every one of the 600 is stored
 
+        // Wait for what the test needs, all 600 predictions of this window stored, rather than sleeping a flush
+        // interval (1.5 s) and hoping: the fixture's Written count includes other tests' records, so it can reach 600
+        // before these are written, and a loaded host can take longer than the sleep.
         var to = from + 600_000;
-        var response = await _client.EvaluateAsync(new EvaluateRequest { Model = "fraud", FromUnixMs = from, ToUnixMs = to }, deadline: DateTime.UtcNow + Timeout);
+        EvaluateResponse response = null!;
+        var until = DateTime.UtcNow + Timeout;
+        while (true)
+        {
+            response = await _client.EvaluateAsync(new EvaluateRequest { Model = "fraud", FromUnixMs = from, ToUnixMs = to }, deadline: DateTime.UtcNow + Timeout);
+            if (response.Results.Sum(r => r.Predictions) >= 600 || DateTime.UtcNow > until)
+            {
+                break;
+            }
+
+            await Task.Delay(50);
+        }
+
         Assert.Equal(["1", "2"], response.Results.Select(r => r.Version));
         Assert.All(response.Results, r => Assert.Equal((300, 300), (r.Predictions, r.Labelled)));
         Assert.All(response.Results, r => Assert.True(r.AucLow <= r.Auc && r.Auc <= r.AucHigh));
