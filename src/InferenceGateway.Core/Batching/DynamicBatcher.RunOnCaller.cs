@@ -60,32 +60,6 @@ public sealed partial class DynamicBatcher
         }
     }
 
-    /// <summary>Folds an admission at <paramref name="now"/> into the arrival-gap average and returns the average.</summary>
-    private long NoteArrival(long now)
-    {
-        var last = Interlocked.Exchange(ref _lastArrivalTicks, now);
-        var average = Volatile.Read(ref _arrivalGapTicks);
-        if (last == 0)
-        {
-            return average; // the first arrival: no gap known, so none assumed (0 reads as dense until shown otherwise)
-        }
-
-        average += (Math.Clamp(now - last, 0, _arrivalGapCapTicks) - average) / 8;
-        Volatile.Write(ref _arrivalGapTicks, average);
-        return average;
-    }
-
-    /// <summary>
-    /// Whether a request may run on its caller, judged by the runner's moving-average run time: always for a model
-    /// that runs within the drain budget; for one up to <see cref="CallerRunLimit"/>, only while requests arrive
-    /// further apart than a run takes (light load: a batch would not form anyway); never for a longer one.
-    /// </summary>
-    private bool CallerMayRun(long arrivalGap)
-    {
-        var run = Volatile.Read(ref _averageRunTicks);
-        return run <= _callerDrainTicks || (run <= _callerRunLimitTicks && arrivalGap > run);
-    }
-
     /// <summary>
     /// Runs <paramref name="request"/> as a batch of one on the calling thread with an instance reserved by
     /// <see cref="TryClaimIdleInstance"/>, then runs what queued meanwhile for up to <see cref="CallerDrainBudget"/>

@@ -52,15 +52,6 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     // hand-off, short enough that the caller's own response is not held up behind a large model's batches.
     private static readonly TimeSpan CallerDrainBudget = TimeSpan.FromMicroseconds(50);
 
-    // A model whose runs take longer than the drain budget still runs on the caller while its requests arrive further
-    // apart than its runs take (a lone caller: the two hand-offs cost 0.1-0.2 ms on two busy cores, measured on
-    // bench_mlp), but never when a run would hold a thread-pool thread longer than this, and never under load, where
-    // a run on the caller would split the batch that the instance thread would otherwise form.
-    private static readonly TimeSpan CallerRunLimit = TimeSpan.FromMilliseconds(1);
-
-    // Arrival gaps longer than this count as this long in the moving average (an idle hour is just "sparse").
-    private static readonly TimeSpan ArrivalGapCap = TimeSpan.FromMilliseconds(100);
-
     /// <summary>
     /// A cancellation this close to a queued request's deadline is counted as the deadline (see <c>OnCancelled</c>).
     /// Covers the coarse clock of .NET's timers (up to one 10 ms jiffy on HZ=100 kernels) twice over.
@@ -88,8 +79,6 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private readonly int _defaultLevel;
     private readonly bool _runOnCaller;
     private readonly long _callerDrainTicks;
-    private readonly long _callerRunLimitTicks;
-    private readonly long _arrivalGapCapTicks;
     private int _claimedIdle;
 
     // The queue-time bound (BatchingOptions.MaxQueueTime), in timestamp ticks (0: none), and the recent run costs it is
@@ -101,11 +90,6 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     // Moving average of one runner call (timestamp ticks), across instances. Running on the caller is only for runs
     // that are cheap next to a thread hand-off: a long run would block a thread-pool (Kestrel) thread, starving I/O.
     private long _averageRunTicks;
-
-    // Moving average (1/8) of the time between admitted requests, and the last admission; written without a lock by
-    // every caller (a lost update only nudges a heuristic).
-    private long _arrivalGapTicks;
-    private long _lastArrivalTicks;
 
     private readonly BatchQueue _queue;
     private int _waiting;
@@ -206,8 +190,6 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         _defaultLevel = options.DefaultPriority - 1;
         _runOnCaller = options.RunOnCallerWhenIdle && !options.PreserveOrdering;
         _callerDrainTicks = ToTimestampTicks(CallerDrainBudget);
-        _callerRunLimitTicks = ToTimestampTicks(CallerRunLimit);
-        _arrivalGapCapTicks = ToTimestampTicks(ArrivalGapCap);
         _queue = new BatchQueue(options.PriorityLevels);
 
         // Admitted, undelivered requests: at most the queue plus what the instances hold.
@@ -399,8 +381,7 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         request.EnqueuedAt = now;
         request.DeadlineAt = deadline;
         request.Level = request.Priority == 0 ? _defaultLevel : Math.Min(request.Priority, _queue.Levels) - 1;
-        var arrivalGap = NoteArrival(now);
-        if (_runOnCaller && ReleasesAtOnce(request.Rows) && CallerMayRun(arrivalGap)
+        if (_runOnCaller && ReleasesAtOnce(request.Rows) && Volatile.Read(ref _averageRunTicks) <= _callerDrainTicks
             && _queue.VolatileCount == 0 && MayHaveIdleInstance() && TryClaimIdleInstance(request) is { } idle)
         {
             return RunOnCaller(idle, request);

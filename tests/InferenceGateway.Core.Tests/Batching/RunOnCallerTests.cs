@@ -166,55 +166,6 @@ public abstract class RunOnCallerTests
     }
 
     [Fact]
-    public async Task EnqueueAsync_RunAboveDrainBudget_OnTheInstanceThreadWhileArrivalsAreDenseOnTheCallerOnceSparse()
-    {
-        await using var h = await Harness(Options(8, TimeSpan.Zero));
-        using var gate = new ManualResetEventSlim();
-        var runThreads = new ConcurrentDictionary<float, int>();
-        h.Log.OnRun = b =>
-        {
-            runThreads[b.Inputs[0]] = Environment.CurrentManagedThreadId;
-            if (b.Inputs[0] == 1)
-            {
-                gate.Wait(BatcherHarness.Timeout);
-            }
-
-            h.Manual.Advance(TimeSpan.FromMicroseconds(300)); // every run takes 0.3 ms: above the 50 us drain budget
-        };
-
-        // While the first request holds the instance, 40 more arrive 10 us apart: dense load.
-        var first = Task.Run(() => h.Submit(1));
-        await BatcherHarness.EventuallyAsync(() => h.Log.Started.Count == 1, "first request running on its caller");
-        var queued = new List<Submission>();
-        for (var i = 0; i < 40; i++)
-        {
-            h.Manual.Advance(TimeSpan.FromMicroseconds(10));
-            queued.Add(h.Submit(100 + i));
-        }
-
-        gate.Set();
-        await (await first).AssertSucceededAsync();
-        foreach (var submission in queued)
-        {
-            await submission.AssertSucceededAsync();
-        }
-
-        // The instance is idle and the queue empty, but requests still arrive faster than a run: the instance thread
-        // runs this one, where a batch can form.
-        h.Manual.Advance(TimeSpan.FromMicroseconds(10));
-        var dense = h.Submit(2);
-        await dense.AssertSucceededAsync();
-        Assert.NotEqual(Environment.CurrentManagedThreadId, runThreads[2]);
-
-        // After a quiet spell arrivals are sparse: the caller runs its own request, saving the two hand-offs.
-        h.Manual.Advance(TimeSpan.FromMilliseconds(50));
-        var sparse = h.Submit(3);
-        Assert.True(sparse.Task.IsCompleted, "a sparse arrival on an idle instance should run on its caller");
-        await sparse.AssertSucceededAsync();
-        Assert.Equal(Environment.CurrentManagedThreadId, runThreads[3]);
-    }
-
-    [Fact]
     public async Task EnqueueAsync_TwoInstances_SecondCallerTakesTheOtherIdleInstance()
     {
         await using var h = await Harness(Options(8, TimeSpan.Zero, o => o.InstanceCount = 2));
