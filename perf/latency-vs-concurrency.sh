@@ -3,7 +3,8 @@
 #
 #   single caller  one request at a time (ig-load, its own HTTP/2 client, concurrency 1): fraud v1 ModelInfer against
 #                  ServerLive on the same gateway, bench_mlp ModelInfer against ORT's own batch-1 run in the gateway's
-#                  arrangement (`ig-load ort --batch 1`, one session, intra-op threads as the gateway sets them); and
+#                  arrangement (`ig-load ort --batch 1`, one session, intra-op threads as the gateway sets them), and
+#                  that ORT run again with a one-caller ServerLive load beside it (the transport's share of the cores); and
 #                  fraud v1 against ServerLive through python grpcio (perf/grpcio-single-caller.py), as issue 20 did
 #   sweep          p50 / p99 / req/s at each of CONCURRENCY closed-loop callers, fraud v1 and bench_mlp, per policy
 #   on/off         bench_mlp at 64 callers under the adaptive policy against batching off (MaxBatchSize=1)
@@ -175,6 +176,16 @@ for r in $(seq 1 "$ROUNDS"); do
   ig_load ort --model-file models/bench_mlp/1/model.onnx --batch 1 --parallel 1 --intra-op-threads 0 \
     --warmup "$WARMUP" --duration "$SINGLE_STEP" --json "$OUT/single-ort-batch1-r$r.json" > /dev/null \
     || log "ort batch 1 failed"
+  # The same ORT run with only the transport beside it: one caller's ServerLive on the adaptive gateway, over the same
+  # seconds. ORT's two intra-op threads want both cores, and a one-caller ModelInfer needs the client and Kestrel on
+  # them too; this is how much that alone slows ORT's own batch-1 run, the part of the gap no gateway code can close.
+  run timeout 120 dotnet "$load_dll" run --target raw --url "${url[adaptive]}" --payload "$live" --path "$live_path" \
+    --concurrency 1 --warmup 0s --duration "$(( ${SINGLE_STEP%s} + ${WARMUP%s} + 2 ))s" --quiet > /dev/null 2>&1 &
+  beside=$!
+  ig_load ort --model-file models/bench_mlp/1/model.onnx --batch 1 --parallel 1 --intra-op-threads 0 \
+    --warmup "$WARMUP" --duration "$SINGLE_STEP" --json "$OUT/single-ort-beside-live-r$r.json" > /dev/null \
+    || log "ort batch 1 beside ServerLive failed"
+  wait "$beside" || true
   if [ "$grpcio" = 1 ]; then
     # The issue's own client: python grpcio, one call at a time (perf/grpcio-single-caller.py).
     secs="${SINGLE_STEP%s}"; warm="${WARMUP%s}"
@@ -330,6 +341,10 @@ for g, fr, be in rows:
     d = None if fr is None or live is None else fr - live
     w(f"| fraud v1 ModelInfer, {g} | {f(fr)} | {f(d)} over ServerLive | 0.200 |")
 w(f"| ORT alone, bench_mlp batch 1 (`ig-load ort`, mean ms per run) | {f(ort)} | | |")
+ort_beside = med([(load(f"single-ort-beside-live-r{r}.json") or {}).get("ms_per_run") for r in range(1, rounds + 1)])
+if ort_beside is not None:
+    w(f"| the same ORT run beside a one-caller ServerLive load on the gateway (the transport's share of the cores) | {f(ort_beside)} | "
+      f"{f(None if ort is None else ort_beside - ort)} over ORT alone | |")
 for g, fr, be in rows:
     d = None if be is None or ort is None else be - ort
     w(f"| bench_mlp ModelInfer, {g} | {f(be)} | {f(d)} over ORT | 0.200 |")
