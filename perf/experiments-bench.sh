@@ -211,6 +211,20 @@ for phase in ("none", "remote", "local25", "local"):
     ratio = "" if phase == "none" or base is None or not p99 else f"{(statistics.median(p99) / base - 1) * 100:+.1f} %"
     w(f"| {desc[phase]} | {rng(p50, 3)} | {rng(p99, 3)} | {ratio} | {ok} | {err} | {rng(cpu, 0)} | {sent} / {dropped} / {failed} |")
 w("")
+# The medians of p99s above mix rounds; on this shared machine a round's no-shadow p99 itself moves 2x, so each
+# experiment's p99 is also set against the no-shadow step of its own round (they run back to back).
+none_p99 = {int(r["round"]): (step(r["name"]) or {}).get("latency_ms", {}).get("p99") for r in rows if r["phase"] == "none"}
+for phase in ("remote", "local25", "local"):
+    ratios = []
+    for r in rows:
+        s_ = step(r["name"]) if r["phase"] == phase else None
+        base_ = none_p99.get(int(r["round"]))
+        if s_ and base_:
+            ratios.append(s_["latency_ms"]["p99"] / base_)
+    if ratios:
+        w(f"- {desc[phase]}: p99 over the same round's no-shadow p99, by round: {', '.join(f'{x:.2f}' for x in ratios)}; "
+          f"median {statistics.median(ratios):.2f}x")
+w("")
 w("Server CPU per request is the gateway process's CPU time (10 ms ticks, warm-up included) over the requests sent in the step. "
   "On 2 shared cores it moves with the other work on the machine and with the gateway's own spinning, so it does not separate a "
   "local shadow's cost: that is measured as throughput in the next section. The remote shadow's lane runs 16 copies at a time, "
