@@ -44,7 +44,11 @@ internal sealed partial class ChildGateway : IDisposable
     /// Starts the gateway with <paramref name="args"/> after its own port arguments (so a test can still override
     /// them, as <c>PortTaken</c> does), with the host's lifetime lines on whatever the default log level is.
     /// </summary>
-    public static ChildGateway Start(params string[] args)
+    public static ChildGateway Start(params string[] args) =>
+        new(Process.Start(StartInfo(["--Gateway:GrpcPort=0", "--Gateway:AdminPort=0", "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information", .. args]))!);
+
+    /// <summary>How a test runs the built gateway as a process of its own: its output redirected, from the repository root.</summary>
+    public static ProcessStartInfo StartInfo(params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -54,15 +58,12 @@ internal sealed partial class ChildGateway : IDisposable
             WorkingDirectory = RepoPaths.Root,
         };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "InferenceGateway.Server.dll"));
-        info.ArgumentList.Add("--Gateway:GrpcPort=0");
-        info.ArgumentList.Add("--Gateway:AdminPort=0");
-        info.ArgumentList.Add("--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information");
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
         }
 
-        return new ChildGateway(Process.Start(info)!);
+        return info;
     }
 
     /// <summary>

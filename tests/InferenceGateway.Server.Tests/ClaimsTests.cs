@@ -199,24 +199,8 @@ public sealed class ClaimsTests
         Assert.Equal("", Leftovers.Describe(gateway.Repository));
     }
 
-    private static Process StartProcess(params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = RepoPaths.Root,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "InferenceGateway.Server.dll"));
-        info.ArgumentList.Add("--Gateway:OnnxRuntime:IntraOpThreads=1");
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        return Process.Start(info)!;
-    }
+    private static Process StartProcess(params string[] args) =>
+        Process.Start(ChildGateway.StartInfo(["--Gateway:OnnxRuntime:IntraOpThreads=1", .. args]))!;
 
     private static async Task WaitForExitAsync(Process process)
     {
