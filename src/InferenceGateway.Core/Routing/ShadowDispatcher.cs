@@ -69,7 +69,7 @@ public sealed partial class ShadowDispatcher : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(work);
         if (_stopping)
         {
-            Drop(target, work, "stopping");
+            Drop(target.Model, target.Label, work, "stopping");
             return false;
         }
 
@@ -81,7 +81,7 @@ public sealed partial class ShadowDispatcher : IAsyncDisposable
             return true;
         }
 
-        Drop(target, work, _stopping ? "stopping" : "queue_full");
+        Drop(target.Model, target.Label, work, _stopping ? "stopping" : "queue_full");
         return false;
     }
 
@@ -126,16 +126,17 @@ public sealed partial class ShadowDispatcher : IAsyncDisposable
         return wait + latency > target.Timeout.TotalSeconds * _time.TimestampFrequency;
     }
 
-    private void Drop(ShadowTarget target, ShadowWork work, string reason)
+    /// <summary>Counts a copy that will not run and gives its work back (a failing release is logged, never thrown).</summary>
+    private void Drop(string model, string label, ShadowWork work, string reason)
     {
-        _metrics.Dropped(target.Model, target.Label, reason);
+        _metrics.Dropped(model, label, reason);
         try
         {
             work.Release();
         }
         catch (Exception ex)
         {
-            Log.ReleaseFailed(_logger, target.Label, ex.Message);
+            Log.ReleaseFailed(_logger, label, ex.Message);
         }
     }
 
@@ -213,7 +214,7 @@ public sealed partial class ShadowDispatcher : IAsyncDisposable
         var tooLate = latency > 0 && remaining.TotalSeconds * _time.TimestampFrequency < latency && Volatile.Read(ref lane.InFlight) > 0;
         if (remaining <= TimeSpan.Zero || tooLate || _abort.IsCancellationRequested)
         {
-            Drop(lane, work, _abort.IsCancellationRequested ? "stopping" : "expired");
+            Drop(lane.Model, lane.Label, work, _abort.IsCancellationRequested ? "stopping" : "expired");
             return deadline;
         }
 
@@ -264,19 +265,6 @@ public sealed partial class ShadowDispatcher : IAsyncDisposable
         }
 
         return deadline;
-    }
-
-    private void Drop(Lane lane, ShadowWork work, string reason)
-    {
-        _metrics.Dropped(lane.Model, lane.Label, reason);
-        try
-        {
-            work.Release();
-        }
-        catch (Exception ex)
-        {
-            Log.ReleaseFailed(_logger, lane.Label, ex.Message);
-        }
     }
 
     /// <summary>
