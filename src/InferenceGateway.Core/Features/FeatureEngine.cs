@@ -129,45 +129,13 @@ public sealed partial class FeatureEngine : IAsyncDisposable
             return Reject(null, IngestRejectionReason.UnknownStream, stream, stream);
         }
 
-        if (string.IsNullOrEmpty(entityId))
-        {
-            return Reject(runtime, IngestRejectionReason.MissingEntityId, null, runtime.Name);
-        }
-
-        if (entityId.Length > _options.MaxEntityIdLength)
-        {
-            return Reject(runtime, IngestRejectionReason.EntityIdTooLong, null, runtime.Name);
-        }
-
-        if (eventTimeUnixMs <= 0)
-        {
-            return Reject(runtime, IngestRejectionReason.InvalidEventTime, null, runtime.Name);
-        }
-
-        if (_options.MaxEventTimeAhead != Timeout.InfiniteTimeSpan
-            && eventTimeUnixMs > _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)_options.MaxEventTimeAhead.TotalMilliseconds)
-        {
-            return Reject(runtime, IngestRejectionReason.TooFarInFuture, null, runtime.Name);
-        }
-
-        // Validate every declared field before touching state; keep the stored ones.
         Span<long> fixedValues = stackalloc long[runtime.FixedColumns];
         Span<double> floatValues = stackalloc double[runtime.FloatColumns];
-        var stringValues = t_strings;
-        if (stringValues is null || stringValues.Length < runtime.SymbolColumns)
+        var stringValues = StringScratch(runtime);
+        var decoded = Decode(runtime, entityId, eventTimeUnixMs, numbers, strings, fixedValues, floatValues, stringValues);
+        if (!decoded.IsAccepted)
         {
-            stringValues = t_strings = new string[Math.Max(4, runtime.SymbolColumns)];
-        }
-
-        foreach (var field in runtime.Fields)
-        {
-            var reason = field.Kind == ColumnKind.Symbol
-                ? ReadString(field, numbers, strings, stringValues)
-                : ReadNumber(field, numbers, strings, fixedValues, floatValues);
-            if (reason != IngestRejectionReason.None)
-            {
-                return Reject(runtime, reason, field.Name, runtime.Name);
-            }
+            return decoded;
         }
 
         var watermark = runtime.Watermark;
@@ -197,6 +165,68 @@ public sealed partial class FeatureEngine : IAsyncDisposable
         if (IsOverCap())
         {
             EnforceCaps();
+        }
+
+        return IngestResult.Accepted(runtime.Name);
+    }
+
+    /// <summary>The calling thread's scratch for an event's string values (no allocation per event).</summary>
+    private static string[] StringScratch(StreamRuntime runtime)
+    {
+        var stringValues = t_strings;
+        if (stringValues is null || stringValues.Length < runtime.SymbolColumns)
+        {
+            stringValues = t_strings = new string[Math.Max(4, runtime.SymbolColumns)];
+        }
+
+        return stringValues;
+    }
+
+    /// <summary>
+    /// Validates an event against its stream and writes the stored columns' values; a rejection is counted and returned,
+    /// an acceptable event gives <see cref="IngestResult.Accepted"/> (nothing applied yet).
+    /// </summary>
+    private IngestResult Decode(
+        StreamRuntime runtime,
+        string entityId,
+        long eventTimeUnixMs,
+        IReadOnlyDictionary<string, double>? numbers,
+        IReadOnlyDictionary<string, string>? strings,
+        Span<long> fixedValues,
+        Span<double> floatValues,
+        string[] stringValues)
+    {
+        if (string.IsNullOrEmpty(entityId))
+        {
+            return Reject(runtime, IngestRejectionReason.MissingEntityId, null, runtime.Name);
+        }
+
+        if (entityId.Length > _options.MaxEntityIdLength)
+        {
+            return Reject(runtime, IngestRejectionReason.EntityIdTooLong, null, runtime.Name);
+        }
+
+        if (eventTimeUnixMs <= 0)
+        {
+            return Reject(runtime, IngestRejectionReason.InvalidEventTime, null, runtime.Name);
+        }
+
+        if (_options.MaxEventTimeAhead != Timeout.InfiniteTimeSpan
+            && eventTimeUnixMs > _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)_options.MaxEventTimeAhead.TotalMilliseconds)
+        {
+            return Reject(runtime, IngestRejectionReason.TooFarInFuture, null, runtime.Name);
+        }
+
+        // Validate every declared field before touching state; keep the stored ones.
+        foreach (var field in runtime.Fields)
+        {
+            var reason = field.Kind == ColumnKind.Symbol
+                ? ReadString(field, numbers, strings, stringValues)
+                : ReadNumber(field, numbers, strings, fixedValues, floatValues);
+            if (reason != IngestRejectionReason.None)
+            {
+                return Reject(runtime, reason, field.Name, runtime.Name);
+            }
         }
 
         return IngestResult.Accepted(runtime.Name);

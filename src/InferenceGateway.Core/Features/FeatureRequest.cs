@@ -41,10 +41,11 @@ public enum FeatureAssemblyError
 }
 
 /// <summary>
-/// The outcome of <see cref="FeatureVectorPlan.Assemble"/>: success, or the error and the name it concerns (a string
-/// the plan already held, so failing allocates nothing either).
+/// The outcome of <see cref="FeatureVectorPlan.Assemble(in FeatureRequest, Span{float}, Span{bool}, SharedLookup?)"/>: success, or the error and the name it concerns (a string
+/// the plan already held, so failing allocates nothing either). <c>StoreUnavailable</c>: the shared store could not be
+/// read, so every streaming feature is its default (and flagged defaulted).
 /// </summary>
-public readonly record struct FeatureAssemblyResult(FeatureAssemblyError Error, string? Name, bool HistoryIncomplete)
+public readonly record struct FeatureAssemblyResult(FeatureAssemblyError Error, string? Name, bool HistoryIncomplete, bool StoreUnavailable = false)
 {
     /// <summary>True when every value was written.</summary>
     public bool IsSuccess => Error == FeatureAssemblyError.None;

@@ -5,7 +5,7 @@ namespace InferenceGateway.Core.Features;
 
 /// <summary>
 /// How to fill one model version's input row: compiled once from the version's ordered feature names
-/// (<see cref="FeatureEngine.CreatePlan"/>), then <see cref="Assemble"/> per request writes the float32 values (and a
+/// (<see cref="FeatureEngine.CreatePlan"/>), then <see cref="Assemble(in FeatureRequest, Span{float}, Span{bool}, SharedLookup?)"/> per request writes the float32 values (and a
 /// defaulted flag per feature) into the caller's spans. Every name, stream, column and expression slot is resolved at
 /// compile time, so assembly only reads state: no allocation, one stripe lock per stream read. Thread-safe.
 /// </summary>
@@ -74,7 +74,15 @@ public sealed class FeatureVectorPlan
     /// and rounded once to float32. On failure (a missing or non-finite request input, no entity id) nothing useful is
     /// written and the result names the input.
     /// </summary>
-    public FeatureAssemblyResult Assemble(in FeatureRequest request, Span<float> values, Span<bool> defaulted)
+    public FeatureAssemblyResult Assemble(in FeatureRequest request, Span<float> values, Span<bool> defaulted) =>
+        Assemble(request, values, defaulted, null);
+
+    /// <summary>
+    /// As <see cref="Assemble(in FeatureRequest, Span{float}, Span{bool})"/>, with the streams' state read from
+    /// <paramref name="shared"/> (fetched from a store shared by replicas for this request) instead of this process's
+    /// engine when it is not null. When the store was unavailable every aggregation defaults and the result says so.
+    /// </summary>
+    public FeatureAssemblyResult Assemble(in FeatureRequest request, Span<float> values, Span<bool> defaulted, SharedLookup? shared)
     {
         if (values.Length < _outputs.Length)
         {
@@ -142,7 +150,9 @@ public sealed class FeatureVectorPlan
                 return new FeatureAssemblyResult(FeatureAssemblyError.MissingEntityId, group.EntityKey, false);
             }
 
-            incomplete |= _engine.ReadAggregations(group.Stream, entityId, asOf, group.Specs, slots, slotDefaulted);
+            incomplete |= shared is null
+                ? _engine.ReadAggregations(group.Stream, entityId, asOf, group.Specs, slots, slotDefaulted)
+                : shared.ReadAggregations(group.Stream, entityId, asOf, group.Specs, slots, slotDefaulted);
         }
 
         if (_expressions.Length > 0)
@@ -180,7 +190,7 @@ public sealed class FeatureVectorPlan
         }
 
         _engine.RecordLookup(started);
-        return new FeatureAssemblyResult(FeatureAssemblyError.None, null, incomplete);
+        return new FeatureAssemblyResult(FeatureAssemblyError.None, null, incomplete, shared is { StoreUnavailable: true } && _groups.Length > 0);
     }
 
     /// <summary>Integer parts of the UTC event time, as models/README.md defines hour_of_day.</summary>

@@ -11,6 +11,12 @@ public enum IngestOutcome
 
     /// <summary>Malformed or refused: not applied; <see cref="IngestResult.Reason"/> says why.</summary>
     Rejected,
+
+    /// <summary>
+    /// Already applied: a shared store's entity state records this event's log position (partition and offset) as
+    /// applied, so a redelivery after a restart or rebalance is skipped (<see cref="FeatureEngine.ApplyShared"/>).
+    /// </summary>
+    Duplicate,
 }
 
 /// <summary>Why an event was rejected. The names (snake_case) are the <c>reason</c> tag of the rejection metric.</summary>
@@ -81,6 +87,7 @@ public readonly struct IngestResult : IEquatable<IngestResult>
     {
         IngestOutcome.Accepted => "accepted",
         IngestOutcome.DroppedLate => $"event on stream '{Stream}' is older than the stream's watermark minus its allowed lateness: dropped",
+        IngestOutcome.Duplicate => $"event on stream '{Stream}' was applied before (same partition and offset): skipped",
         _ => Reason switch
         {
             IngestRejectionReason.UnknownStream => $"unknown stream '{Subject}'",
@@ -97,6 +104,8 @@ public readonly struct IngestResult : IEquatable<IngestResult>
     };
 
     internal static IngestResult Accepted(string stream) => new(IngestOutcome.Accepted, IngestRejectionReason.None, null, stream);
+
+    internal static IngestResult Duplicate(string stream) => new(IngestOutcome.Duplicate, IngestRejectionReason.None, null, stream);
 
     internal static IngestResult Late(string stream) => new(IngestOutcome.DroppedLate, IngestRejectionReason.None, null, stream);
 

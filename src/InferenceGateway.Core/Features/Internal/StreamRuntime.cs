@@ -91,6 +91,7 @@ internal sealed class StreamRuntime
 
         Fields = bindings;
         Columns = [.. columns];
+        ColumnFingerprint = Fingerprint(Columns);
         FixedColumns = counts[(int)ColumnKind.Fixed];
         FloatColumns = counts[(int)ColumnKind.Float];
         SymbolColumns = counts[(int)ColumnKind.Symbol];
@@ -108,6 +109,9 @@ internal sealed class StreamRuntime
     public FieldBinding[] Columns { get; }
 
     public int FixedColumns { get; }
+
+    /// <summary>FNV-1a of the stored columns' names, kinds and decimals: shared state written for other columns is not read.</summary>
+    public ulong ColumnFingerprint { get; }
 
     public int FloatColumns { get; }
 
@@ -158,6 +162,28 @@ internal sealed class StreamRuntime
     /// <summary>Lookups as of this time or later see every event they would have seen had all arrived in order.</summary>
     public long ExactFrom(long watermark) =>
         watermark == long.MinValue ? long.MinValue : watermark - LatenessMs - HistoryRetentionMs;
+
+    private static ulong Fingerprint(FieldBinding[] columns)
+    {
+        var hash = 14695981039346656037UL;
+        void Add(int value)
+        {
+            hash = (hash ^ (uint)value) * 1099511628211UL;
+        }
+
+        foreach (var column in columns)
+        {
+            foreach (var c in column.Name)
+            {
+                Add(c);
+            }
+
+            Add(0x10000 + (int)column.Kind);
+            Add(0x20000 + (column.Field.Decimals ?? 255));
+        }
+
+        return hash;
+    }
 
     /// <summary>Builds the spec of an aggregation on this stream for plan slot <paramref name="slot"/>.</summary>
     public AggregationSpec Resolve(AggregationFeatureDefinition feature, int slot)
