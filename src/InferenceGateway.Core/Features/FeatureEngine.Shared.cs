@@ -38,6 +38,27 @@ public sealed partial class FeatureEngine
     }
 
     /// <summary>
+    /// Checks an event as <see cref="Ingest"/> would, without applying it: what a front door that forwards events to a
+    /// log answers at once (a rejection is counted as one). Accepted means well-formed; lateness is judged on apply.
+    /// </summary>
+    public IngestResult Validate(
+        string stream,
+        string entityId,
+        long eventTimeUnixMs,
+        IReadOnlyDictionary<string, double>? numbers,
+        IReadOnlyDictionary<string, string>? strings)
+    {
+        if (stream is null || !_streamsByName.TryGetValue(stream, out var runtime))
+        {
+            return Reject(null, IngestRejectionReason.UnknownStream, stream, stream);
+        }
+
+        Span<long> fixedValues = stackalloc long[runtime.FixedColumns];
+        Span<double> floatValues = stackalloc double[runtime.FloatColumns];
+        return Decode(runtime, entityId, eventTimeUnixMs, numbers, strings, fixedValues, floatValues, StringScratch(runtime));
+    }
+
+    /// <summary>
     /// Opens an entity's shared state for applying events: from its blob, or empty when <paramref name="blob"/> is empty.
     /// A blob of another format version or written for other stored fields (the definitions changed) opens as empty,
     /// with <see cref="SharedEntity.Discarded"/> saying why, as a restore from a snapshot does for such a stream.

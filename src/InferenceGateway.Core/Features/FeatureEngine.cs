@@ -340,12 +340,17 @@ public sealed partial class FeatureEngine : IAsyncDisposable
     /// so it allocates; the serving path keeps a plan per model version instead.
     /// </summary>
     /// <exception cref="UnknownFeatureException">Some names are not defined.</exception>
-    public FeatureValue[] GetFeatures(IReadOnlyList<string> featureNames, in FeatureRequest request, out FeatureAssemblyResult result)
+    public FeatureValue[] GetFeatures(IReadOnlyList<string> featureNames, in FeatureRequest request, out FeatureAssemblyResult result) =>
+        GetFeatures(featureNames, request, null, out result);
+
+    /// <summary>As <see cref="GetFeatures(IReadOnlyList{string}, in FeatureRequest, out FeatureAssemblyResult)"/>, reading the state from <paramref name="shared"/> when not null.</summary>
+    /// <exception cref="UnknownFeatureException">Some names are not defined.</exception>
+    public FeatureValue[] GetFeatures(IReadOnlyList<string> featureNames, in FeatureRequest request, SharedLookup? shared, out FeatureAssemblyResult result)
     {
         var plan = CreatePlan(featureNames);
         var values = new float[plan.Count];
         var defaulted = new bool[plan.Count];
-        result = plan.Assemble(request, values, defaulted);
+        result = plan.Assemble(request, values, defaulted, shared);
         if (!result.IsSuccess)
         {
             return [];

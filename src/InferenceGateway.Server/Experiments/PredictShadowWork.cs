@@ -23,13 +23,17 @@ internal sealed class PredictShadowWork : ShadowWork
 
     public string Arm { get; private set; } = "";
 
-    public static PredictShadowWork Create(PredictRequest request, string requestId, long eventTimeUnixMs, string arm, Features.PredictExecutor executor)
+    /// <summary>The primary's state fetched from the shared store (null in process): the shadow reads the same events.</summary>
+    public Core.Features.SharedLookup? Shared { get; private set; }
+
+    public static PredictShadowWork Create(PredictRequest request, string requestId, long eventTimeUnixMs, string arm, Features.PredictExecutor executor, Core.Features.SharedLookup? shared = null)
     {
         var work = s_pool.Get();
         work.Request = request;
         work.RequestId = requestId;
         work.EventTimeUnixMs = eventTimeUnixMs;
         work.Arm = arm;
+        work.Shared = shared;
         work._executor = executor;
         return work;
     }
@@ -41,6 +45,7 @@ internal sealed class PredictShadowWork : ShadowWork
     {
         Request = null!;
         _executor = null!;
+        Shared = null;
         RequestId = Arm = "";
         s_pool.Return(this);
     }

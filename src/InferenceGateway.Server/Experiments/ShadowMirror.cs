@@ -55,7 +55,8 @@ public sealed class ShadowMirror : IDisposable
     }
 
     /// <summary>Hands a Predict request to each sampled shadow (the request message is immutable once parsed: no copy).</summary>
-    internal void MirrorPredict(PredictRequest request, string requestId, long eventTimeUnixMs, Experiment experiment, string arm, Features.PredictExecutor executor)
+    internal void MirrorPredict(PredictRequest request, string requestId, long eventTimeUnixMs, Experiment experiment, string arm, Features.PredictExecutor executor,
+        Core.Features.SharedLookup? shared = null)
     {
         var shadows = experiment.Shadows;
         for (var i = 0; i < shadows.Count; i++)
@@ -63,7 +64,7 @@ public sealed class ShadowMirror : IDisposable
             var target = shadows[i];
             if (target.Sample() && !_dispatcher.DropIfFull(target))
             {
-                Dispatch(target, PredictShadowWork.Create(request, requestId, eventTimeUnixMs, arm, executor));
+                Dispatch(target, PredictShadowWork.Create(request, requestId, eventTimeUnixMs, arm, executor, shared));
             }
         }
     }

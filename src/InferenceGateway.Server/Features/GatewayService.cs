@@ -16,15 +16,24 @@ public sealed partial class GatewayService : Gateway.GatewayBase
     /// <summary>Predictions of one PredictStream computed ahead of the one being answered (answers stay in order).</summary>
     internal const int MaxStreamInFlight = 32;
 
+    /// <summary>Kafka writes of one IngestEvents call awaiting acknowledgement before the next event is read.</summary>
+    internal const int MaxKafkaInFlight = 4096;
+
     private readonly PredictExecutor _predict;
     private readonly FeatureEngine _features;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly PredictionLog.OutcomeAndEvaluationHandler _outcomes;
 
-    /// <summary>Creates the service.</summary>
-    public GatewayService(PredictExecutor predict, FeatureEngine features, TimeProvider time, ILogger<GatewayService> logger, PredictionLog.OutcomeAndEvaluationHandler outcomes)
+    private readonly ScaleOut.KafkaProducerHolder? _kafka;
+    private readonly ScaleOut.RedisFeatureStore? _store;
+
+    /// <summary>Creates the service; with <paramref name="kafka"/> and <paramref name="store"/> (scale-out) events go to Kafka and lookups to Redis.</summary>
+    public GatewayService(PredictExecutor predict, FeatureEngine features, TimeProvider time, ILogger<GatewayService> logger, PredictionLog.OutcomeAndEvaluationHandler outcomes,
+        ScaleOut.KafkaProducerHolder? kafka = null, ScaleOut.RedisFeatureStore? store = null)
     {
+        _kafka = kafka;
+        _store = store;
         _outcomes = outcomes;
         _predict = predict;
         _features = features;
@@ -106,8 +115,13 @@ public sealed partial class GatewayService : Gateway.GatewayBase
     {
         ArgumentNullException.ThrowIfNull(requestStream);
         ArgumentNullException.ThrowIfNull(context);
-        var summary = new IngestSummary();
         var token = context.CancellationToken;
+        if (_kafka is not null)
+        {
+            return await IngestToKafkaAsync(requestStream, _kafka, token).ConfigureAwait(false);
+        }
+
+        var summary = new IngestSummary();
         while (await requestStream.MoveNext(token).ConfigureAwait(false))
         {
             var e = requestStream.Current;
@@ -138,8 +152,57 @@ public sealed partial class GatewayService : Gateway.GatewayBase
         return summary;
     }
 
+    /// <summary>
+    /// Scale-out IngestEvents: each well-formed event is written to its stream's Kafka topic, and counted accepted once
+    /// the log acknowledged it (the consuming replica applies it within milliseconds; lateness is judged there). Malformed
+    /// ones are rejected here as in-process. Up to <see cref="MaxKafkaInFlight"/> writes are in flight per call; if Kafka
+    /// fails to acknowledge any, the call fails with UNAVAILABLE (the events before it may be in the log: a client that
+    /// retries the whole stream may write some twice, as with any at-least-once producer).
+    /// </summary>
+    private async Task<IngestSummary> IngestToKafkaAsync(IAsyncStreamReader<Event> requestStream, ScaleOut.KafkaProducerHolder kafka, CancellationToken token)
+    {
+        var summary = new IngestSummary();
+        var pending = new Queue<Task<Confluent.Kafka.DeliveryResult<byte[]?, byte[]>>>();
+        try
+        {
+            while (await requestStream.MoveNext(token).ConfigureAwait(false))
+            {
+                var e = requestStream.Current;
+                var result = _features.Validate(e.Stream, e.EntityId, e.EventTimeUnixMs, e.Numbers, e.Strings);
+                if (!result.IsAccepted)
+                {
+                    if (summary.Rejected++ == 0)
+                    {
+                        summary.FirstRejection = result.Message;
+                    }
+
+                    continue;
+                }
+
+                pending.Enqueue(kafka.ProduceAsync(e, token));
+                if (pending.Count >= MaxKafkaInFlight)
+                {
+                    await pending.Dequeue().ConfigureAwait(false);
+                    summary.Accepted++;
+                }
+            }
+
+            while (pending.TryDequeue(out var delivery))
+            {
+                await delivery.ConfigureAwait(false);
+                summary.Accepted++;
+            }
+        }
+        catch (Confluent.Kafka.KafkaException ex)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, $"Kafka did not acknowledge an event ({ex.Error.Reason}); {summary.Accepted} before it were acknowledged"));
+        }
+
+        return summary;
+    }
+
     /// <summary>The named features of one entity as of a time (0 = now), in the order asked.</summary>
-    public override Task<GetFeaturesResponse> GetFeatures(GetFeaturesRequest request, ServerCallContext context)
+    public override async Task<GetFeaturesResponse> GetFeatures(GetFeaturesRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.Names.Count == 0)
@@ -157,7 +220,9 @@ public sealed partial class GatewayService : Gateway.GatewayBase
         FeatureAssemblyResult result;
         try
         {
-            values = _features.GetFeatures(request.Names, new FeatureRequest(request.EntityId, asOf), out result);
+            var featureRequest = new FeatureRequest(request.EntityId, asOf);
+            var shared = _store is null ? null : await _store.FetchAsync(featureRequest, context.CancellationToken).ConfigureAwait(false);
+            values = _features.GetFeatures(request.Names, featureRequest, shared, out result);
         }
         catch (UnknownFeatureException ex)
         {
@@ -175,7 +240,7 @@ public sealed partial class GatewayService : Gateway.GatewayBase
             response.Features.Add(new ContractFeatureValue { Name = value.Name, Value = value.Value, Defaulted = value.Defaulted });
         }
 
-        return Task.FromResult(response);
+        return response;
     }
 
     /// <summary>Stores outcomes (labels) by request id, in any order; answers with counts when the client ends its stream.</summary>

@@ -157,7 +157,7 @@ public sealed partial class PredictExecutor
         var values = new float[plan.Count];
         var defaulted = new bool[plan.Count];
         var request = work.Request;
-        var assembled = plan.Assemble(new FeatureRequest(request.EntityId, work.EventTimeUnixMs, request.Features, request.Attributes), values, defaulted);
+        var assembled = plan.Assemble(new FeatureRequest(request.EntityId, work.EventTimeUnixMs, request.Features, request.Attributes), values, defaulted, work.Shared);
         return assembled.IsSuccess ? (values, defaulted) : throw Invalid(assembled.Message);
     }
 

@@ -32,11 +32,13 @@ public sealed partial class PredictExecutor
     private readonly ModelRepository _repository;
     private readonly ExperimentRouter _router;
     private readonly ShadowMirror _shadows;
+    private readonly ScaleOut.RedisFeatureStore? _store;
 
-    /// <summary>Creates the executor.</summary>
+    /// <summary>Creates the executor; with <paramref name="store"/> the streaming features come from the shared Redis store.</summary>
     public PredictExecutor(InferenceExecutor versions, FeatureEngine features, GatewayMetrics metrics, TimeProvider time, ILogger<PredictExecutor> logger,
-        IPredictionRecorder log, ModelRepository repository, ExperimentRouter router, ShadowMirror shadows)
+        IPredictionRecorder log, ModelRepository repository, ExperimentRouter router, ShadowMirror shadows, ScaleOut.RedisFeatureStore? store = null)
     {
+        _store = store;
         _log = log;
         _versions = versions;
         _features = features;
@@ -79,6 +81,7 @@ public sealed partial class PredictExecutor
         byte[]? input = null;
         byte[]? output = null;
         VersionPlan? plan = null;
+        SharedLookup? shared = null;
         var eventTime = request.EventTimeUnixMs;
         try
         {
@@ -94,6 +97,12 @@ public sealed partial class PredictExecutor
             }
 
             var width = plan.Plan.Count;
+            var featureRequest = new FeatureRequest(request.EntityId, eventTime, request.Features, request.Attributes);
+            if (_store is not null && plan.Plan.Streams.Count > 0)
+            {
+                // One round trip for every stream's entity; shadows of this call read the same fetched state.
+                shared = await _store.FetchAsync(featureRequest, cancellationToken).ConfigureAwait(false);
+            }
 
             // The row, then one defaulted flag per feature: the flags outlive the batch's await for the prediction log.
             input = ArrayPool<byte>.Shared.Rent(width * (sizeof(float) + sizeof(bool)));
@@ -101,7 +110,7 @@ public sealed partial class PredictExecutor
             var values = MemoryMarshal.Cast<byte, float>(input.AsSpan(0, width * sizeof(float)));
             var defaulted = MemoryMarshal.Cast<byte, bool>(input.AsSpan(width * sizeof(float), width));
             defaulted.Clear();
-            var assembled = plan.Plan.Assemble(new FeatureRequest(request.EntityId, eventTime, request.Features, request.Attributes), values, defaulted);
+            var assembled = plan.Plan.Assemble(featureRequest, values, defaulted, shared);
             if (!assembled.IsSuccess)
             {
                 throw Invalid(assembled.Message);
@@ -177,7 +186,7 @@ public sealed partial class PredictExecutor
             if (status == StatusCode.OK && route.Experiment is { HasShadows: true } experiment)
             {
                 // After the answer is computed, never awaited: each sampled shadow gets a copy on its own lane.
-                _shadows.MirrorPredict(request, requestId, eventTime, experiment, route.Arm, this);
+                _shadows.MirrorPredict(request, requestId, eventTime, experiment, route.Arm, this, shared);
             }
 
             if (batchRequest is not null)

@@ -57,6 +57,12 @@ public sealed class GatewayOptions
     /// <summary>The prediction log: sink, buffer and overflow policy.</summary>
     public Server.PredictionLog.PredictionLogSettings PredictionLog { get; set; } = new();
 
+    /// <summary>The Redis online store replicas share (section <c>Gateway:Redis</c>; used when <c>Features:Store</c> is <c>redis</c>).</summary>
+    public ScaleOut.RedisSettings Redis { get; set; } = new();
+
+    /// <summary>Kafka ingestion of the event streams, shared by replicas (section <c>Gateway:Kafka</c>; on when BootstrapServers is set).</summary>
+    public ScaleOut.KafkaSettings Kafka { get; set; } = new();
+
     /// <summary>Every problem with the configuration, all at once (empty when valid).</summary>
     public List<string> Validate()
     {
@@ -100,6 +106,7 @@ public sealed class GatewayOptions
         Features.Validate(errors);
         Experiments.Validate(errors);
         PredictionLog.Validate(errors, DataDirectory);
+        ScaleOut.KafkaSettings.Validate(errors, Features, Redis, Kafka);
         return errors;
     }
 }
@@ -299,6 +306,15 @@ public sealed class FeatureSettings
 
     /// <summary>Time between maintenance passes (trimming, idle eviction, caps).</summary>
     public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Where the per-entity state lives: <c>memory</c> (default: this process, snapshots in the data directory) or
+    /// <c>redis</c> (shared by replicas, fed through Kafka: needs <c>Gateway:Redis</c> and <c>Gateway:Kafka</c>).
+    /// </summary>
+    public string Store { get; set; } = "memory";
+
+    /// <summary>True when the state is in the shared Redis store.</summary>
+    public bool UsesRedis => string.Equals(Store, "redis", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The engine options these settings give, with the snapshot under <paramref name="dataDirectory"/>.</summary>
     public InferenceGateway.Core.Features.FeatureEngineOptions ToEngineOptions(string dataDirectory) => new()

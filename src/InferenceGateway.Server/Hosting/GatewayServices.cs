@@ -125,6 +125,21 @@ internal static partial class GatewayServices
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<FeatureMetrics>(),
             provider.GetRequiredService<ILoggerFactory>().CreateLogger<FeatureEngine>()));
+        if (options.Features.UsesRedis)
+        {
+            // Scale-out: state in Redis, events through Kafka (validated together: one needs the other).
+            services.AddSingleton(provider => new ScaleOut.RedisFeatureStore(
+                provider.GetRequiredService<FeatureEngine>(),
+                options.Redis,
+                provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+                provider.GetRequiredService<ILogger<ScaleOut.RedisFeatureStore>>()));
+            services.AddSingleton<IReadinessCheck>(provider => provider.GetRequiredService<ScaleOut.RedisFeatureStore>());
+            services.AddSingleton<ScaleOut.KafkaProducerHolder>();
+            services.AddSingleton<ScaleOut.KafkaFeatureIngestor>();
+            services.AddHostedService(provider => provider.GetRequiredService<ScaleOut.KafkaFeatureIngestor>());
+            services.AddSingleton<IReadinessCheck>(provider => provider.GetRequiredService<ScaleOut.KafkaFeatureIngestor>());
+        }
+
         services.AddSingleton<FeatureHosting>();
         services.AddHostedService(provider => provider.GetRequiredService<FeatureHosting>());
         services.AddSingleton<IReadinessCheck>(provider => provider.GetRequiredService<FeatureHosting>());
