@@ -27,11 +27,13 @@ public sealed partial class GatewayService : Gateway.GatewayBase
 
     private readonly ScaleOut.KafkaProducerHolder? _kafka;
     private readonly ScaleOut.RedisFeatureStore? _store;
+    private readonly ScaleOut.KafkaSettings? _kafkaSettings;
 
     /// <summary>Creates the service; with <paramref name="kafka"/> and <paramref name="store"/> (scale-out) events go to Kafka and lookups to Redis.</summary>
     public GatewayService(PredictExecutor predict, FeatureEngine features, TimeProvider time, ILogger<GatewayService> logger, PredictionLog.OutcomeAndEvaluationHandler outcomes,
-        ScaleOut.KafkaProducerHolder? kafka = null, ScaleOut.RedisFeatureStore? store = null)
+        ScaleOut.KafkaProducerHolder? kafka = null, ScaleOut.RedisFeatureStore? store = null, Hosting.GatewayOptions? options = null)
     {
+        _kafkaSettings = options?.Kafka;
         _kafka = kafka;
         _store = store;
         _outcomes = outcomes;
@@ -118,7 +120,7 @@ public sealed partial class GatewayService : Gateway.GatewayBase
         var token = context.CancellationToken;
         if (_kafka is not null)
         {
-            return await IngestToKafkaAsync(requestStream, _kafka, token).ConfigureAwait(false);
+            return await IngestToKafkaAsync(requestStream, _kafka, _store!, token).ConfigureAwait(false);
         }
 
         var summary = new IngestSummary();
@@ -159,10 +161,18 @@ public sealed partial class GatewayService : Gateway.GatewayBase
     /// fails to acknowledge any, the call fails with UNAVAILABLE (the events before it may be in the log: a client that
     /// retries the whole stream may write some twice, as with any at-least-once producer).
     /// </summary>
-    private async Task<IngestSummary> IngestToKafkaAsync(IAsyncStreamReader<Event> requestStream, ScaleOut.KafkaProducerHolder kafka, CancellationToken token)
+    private async Task<IngestSummary> IngestToKafkaAsync(IAsyncStreamReader<Event> requestStream, ScaleOut.KafkaProducerHolder kafka, ScaleOut.RedisFeatureStore store, CancellationToken token)
     {
         var summary = new IngestSummary();
         var pending = new Queue<Task<Confluent.Kafka.DeliveryResult<byte[]?, byte[]>>>();
+        var written = new Dictionary<(string Topic, int Partition), long>();
+        void Delivered(Confluent.Kafka.DeliveryResult<byte[]?, byte[]> delivery)
+        {
+            var key = (delivery.Topic, delivery.Partition.Value);
+            written[key] = Math.Max(written.GetValueOrDefault(key, -1), delivery.Offset.Value);
+            summary.Accepted++;
+        }
+
         try
         {
             while (await requestStream.MoveNext(token).ConfigureAwait(false))
@@ -182,20 +192,24 @@ public sealed partial class GatewayService : Gateway.GatewayBase
                 pending.Enqueue(kafka.ProduceAsync(e, token));
                 if (pending.Count >= MaxKafkaInFlight)
                 {
-                    await pending.Dequeue().ConfigureAwait(false);
-                    summary.Accepted++;
+                    Delivered(await pending.Dequeue().ConfigureAwait(false));
                 }
             }
 
             while (pending.TryDequeue(out var delivery))
             {
-                await delivery.ConfigureAwait(false);
-                summary.Accepted++;
+                Delivered(await delivery.ConfigureAwait(false));
             }
         }
         catch (Confluent.Kafka.KafkaException ex)
         {
             throw new RpcException(new Status(StatusCode.Unavailable, $"Kafka did not acknowledge an event ({ex.Error.Reason}); {summary.Accepted} before it were acknowledged"));
+        }
+
+        if (_kafkaSettings is { AcknowledgeWhenApplied: true } settings && written.Count > 0
+            && !await store.WaitAppliedAsync(written, settings.ApplyWaitTimeout, token).ConfigureAwait(false))
+        {
+            Log.IngestNotYetApplied(_logger, summary.Accepted, settings.ApplyWaitTimeout.TotalSeconds);
         }
 
         return summary;
@@ -259,6 +273,9 @@ public sealed partial class GatewayService : Gateway.GatewayBase
 
     private static partial class Log
     {
+        [LoggerMessage(2, LogLevel.Warning, "IngestEvents: {Accepted} events are in Kafka but not all applied after {Seconds} s (a replica's partitions moving?); acknowledged anyway", EventName = "IngestNotYetApplied")]
+        public static partial void IngestNotYetApplied(ILogger logger, long accepted, double seconds);
+
         [LoggerMessage(1, LogLevel.Debug, "IngestEvents applied {Accepted}, dropped {DroppedLate} as late, rejected {Rejected} (first: {FirstRejection})", EventName = "IngestNotAllApplied")]
         public static partial void IngestNotAllApplied(ILogger logger, long accepted, long droppedLate, long rejected, string firstRejection);
     }

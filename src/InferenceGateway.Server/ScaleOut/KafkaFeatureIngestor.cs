@@ -87,6 +87,9 @@ public sealed partial class KafkaFeatureIngestor : IHostedService, IReadinessChe
             SessionTimeoutMs = (int)_settings.SessionTimeout.TotalMilliseconds,
             HeartbeatIntervalMs = Math.Max(100, (int)_settings.SessionTimeout.TotalMilliseconds / 5),
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.RoundRobin,
+
+            // An idle partition's fetch returns after at most this: the bound on how late a lone event is seen.
+            FetchWaitMaxMs = (int)_settings.FetchWaitMax.TotalMilliseconds,
             ClientId = $"inference-gateway-{Environment.ProcessId}",
         };
         _consumer = new ConsumerBuilder<byte[]?, byte[]>(config)
@@ -352,6 +355,19 @@ public sealed partial class KafkaFeatureIngestor : IHostedService, IReadinessChe
             {
                 writes.Add(pipeline.StringSetAsync(keys[entities.Length + i], watermarks[i]));
             }
+        }
+
+        // Last: how far each partition is applied. Redis runs one connection's commands in order, so whoever reads an
+        // offset here also reads the state written before it (IngestEvents waits on these to acknowledge).
+        var appliedThrough = new Dictionary<TopicPartition, long>();
+        foreach (var message in batch)
+        {
+            appliedThrough[message.TopicPartition] = message.Offset.Value;
+        }
+
+        foreach (var (partition, offset) in appliedThrough)
+        {
+            writes.Add(pipeline.StringSetAsync(_store.AppliedOffsetKey(partition.Topic, partition.Partition.Value), offset));
         }
 
         pipeline.Execute();

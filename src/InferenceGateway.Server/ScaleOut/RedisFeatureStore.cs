@@ -70,6 +70,56 @@ public sealed partial class RedisFeatureStore : IReadinessCheck, IAsyncDisposabl
     /// <summary>The key of a consumed partition's watermark.</summary>
     internal RedisKey WatermarkKey(string topic, int partition) => $"{_settings.KeyPrefix}wm:{topic}:{partition}";
 
+    /// <summary>The key of the last offset of a partition whose events are applied (read by IngestEvents' wait).</summary>
+    internal RedisKey AppliedOffsetKey(string topic, int partition) => $"{_settings.KeyPrefix}off:{topic}:{partition}";
+
+    /// <summary>
+    /// Waits until the consumers applied every partition through the given offsets (what a replica wrote to Kafka for
+    /// one IngestEvents call), polling the applied-offset keys; false when <paramref name="timeout"/> passed first.
+    /// </summary>
+    public async Task<bool> WaitAppliedAsync(IReadOnlyDictionary<(string Topic, int Partition), long> offsets, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(offsets);
+        var keys = new RedisKey[offsets.Count];
+        var wanted = new long[offsets.Count];
+        var i = 0;
+        foreach (var ((topic, partition), offset) in offsets)
+        {
+            keys[i] = AppliedOffsetKey(topic, partition);
+            wanted[i++] = offset;
+        }
+
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            try
+            {
+                var values = await Database.StringGetAsync(keys).WaitAsync(_settings.LookupTimeout, cancellationToken).ConfigureAwait(false);
+                var done = true;
+                for (var k = 0; k < values.Length && done; k++)
+                {
+                    done = !values[k].IsNull && (long)values[k] >= wanted[k];
+                }
+
+                if (done)
+                {
+                    return true;
+                }
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // Unreachable for now: keep waiting within the bound (the events are in the log either way).
+            }
+
+            if (Stopwatch.GetTimestamp() >= deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>
     /// Fetches the state a request reads, one MGET for all its entities. When Redis cannot answer within
     /// <see cref="RedisSettings.LookupTimeout"/>: the lookup says <see cref="SharedLookup.StoreUnavailable"/>, or under

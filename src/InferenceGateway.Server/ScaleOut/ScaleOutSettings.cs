@@ -52,6 +52,22 @@ public sealed class KafkaSettings
     /// <summary>The group's session timeout: how long a replica that died goes unnoticed before its partitions move.</summary>
     public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// IngestEvents acknowledges once the events are applied to the store, not only written to Kafka, so a caller's
+    /// next Predict on any replica sees them ("ingest, then predict" keeps its meaning). Bounded by
+    /// <see cref="ApplyWaitTimeout"/>; false: acknowledge once Kafka holds them.
+    /// </summary>
+    public bool AcknowledgeWhenApplied { get; set; } = true;
+
+    /// <summary>Longest IngestEvents waits for the apply (e.g. while a dead replica's partitions move); then it answers anyway.</summary>
+    public TimeSpan ApplyWaitTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// librdkafka's fetch.wait.max.ms: how long a fetch may wait for data. Short (default 5 ms) because a lone event's
+    /// visibility waits on it; the idle cost is a fetch request per partition leader every few milliseconds.
+    /// </summary>
+    public TimeSpan FetchWaitMax { get; set; } = TimeSpan.FromMilliseconds(5);
+
     /// <summary>Further librdkafka settings for the consumer and producer (name = value), e.g. security.protocol.</summary>
     public Dictionary<string, string> Settings { get; set; } = new(StringComparer.Ordinal);
 
