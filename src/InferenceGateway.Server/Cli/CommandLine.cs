@@ -4,6 +4,7 @@ namespace InferenceGateway.Server.Cli;
 internal sealed class CommandLine
 {
     private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _repeated = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
 
     public CommandLine(IEnumerable<string> args, IReadOnlySet<string> flags)
@@ -13,7 +14,7 @@ internal sealed class CommandLine
         {
             if (pending is not null)
             {
-                _values[pending] = arg;
+                Set(pending, arg);
                 pending = null;
             }
             else if (arg.StartsWith("--", StringComparison.Ordinal) && arg.Length > 2)
@@ -21,7 +22,7 @@ internal sealed class CommandLine
                 var equals = arg.IndexOf('=', StringComparison.Ordinal);
                 if (equals > 0)
                 {
-                    _values[arg[2..equals]] = arg[(equals + 1)..];
+                    Set(arg[2..equals], arg[(equals + 1)..]);
                 }
                 else if (flags.Contains(arg[2..]))
                 {
@@ -50,6 +51,13 @@ internal sealed class CommandLine
     {
         _used.Add(name);
         return _values.TryGetValue(name, out var value) ? value : null;
+    }
+
+    /// <summary>Every value of an option that may be given more than once, in order (<see cref="Get"/> answers the last).</summary>
+    public IReadOnlyList<string> GetAll(string name)
+    {
+        _used.Add(name);
+        return _repeated.TryGetValue(name, out var values) ? values : [];
     }
 
     public bool Has(string name)
@@ -84,6 +92,17 @@ internal sealed class CommandLine
         }
 
         return value;
+    }
+
+    private void Set(string name, string value)
+    {
+        _values[name] = value;
+        if (!_repeated.TryGetValue(name, out var values))
+        {
+            _repeated[name] = values = [];
+        }
+
+        values.Add(value);
     }
 
     /// <summary>Adds an error for every option given that no <see cref="Get"/> asked for.</summary>

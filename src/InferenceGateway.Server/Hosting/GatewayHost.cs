@@ -22,6 +22,8 @@ public static partial class GatewayHost
                 return await Cli.EvaluateCommand.RunAsync(args[1..], Console.Out, Console.Error).ConfigureAwait(false);
             case "import-outcomes":
                 return await Cli.ImportOutcomesCommand.RunAsync(args[1..], Console.Out, Console.Error).ConfigureAwait(false);
+            case "mock-kafka":
+                return await Cli.MockKafkaCommand.RunAsync(args[1..], Console.Out, Console.Error).ConfigureAwait(false);
         }
 
         var printConfig = Array.IndexOf(args, "--print-config") >= 0;
