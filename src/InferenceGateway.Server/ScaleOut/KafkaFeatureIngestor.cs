@@ -21,6 +21,24 @@ namespace InferenceGateway.Server.ScaleOut;
 /// </summary>
 public sealed partial class KafkaFeatureIngestor : IHostedService, IReadinessCheck, IDisposable
 {
+    /// <summary>
+    /// Writes an entity's blob unless the stored one already records this partition at this offset or later: a replica
+    /// that lost its partitions without noticing yet (a long pause) cannot put back an older state over its successor's.
+    /// Every blob is the entity's events through some offset of its partition, so the later one holds the earlier.
+    /// The header's partition (int32) and offset (int64) sit at bytes 10-22 (1-based), little-endian.
+    /// </summary>
+    private const string WriteIfNewer = """
+        local old = redis.call('GETRANGE', KEYS[1], 9, 20)
+        if string.len(old) == 12 then
+          local partition, offset = struct.unpack('<i4i8', old)
+          if partition == tonumber(ARGV[3]) and offset >= tonumber(ARGV[4]) then
+            return 0
+          end
+        end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return 1
+        """;
+
     private static readonly JsonParser s_json = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(true));
     private readonly FeatureEngine _engine;
     private readonly RedisFeatureStore _store;
@@ -162,7 +180,12 @@ public sealed partial class KafkaFeatureIngestor : IHostedService, IReadinessChe
                             batch.Add(next);
                         }
 
-                        ApplyWithRetry(consumer, batch);
+                        DropHandedOver(consumer, batch);
+                        if (batch.Count > 0)
+                        {
+                            ApplyWithRetry(consumer, batch);
+                        }
+
                         batch.Clear();
                     }
                 }
@@ -201,6 +224,17 @@ public sealed partial class KafkaFeatureIngestor : IHostedService, IReadinessChe
 
             consumer.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Drops messages of partitions revoked while the batch was being read (a rebalance runs inside a Consume call):
+    /// their new owner consumes them again from the last commit, and this replica must not write that state too. Between
+    /// here and the commit no Consume call runs, so the assignment cannot change under the batch.
+    /// </summary>
+    private static void DropHandedOver(IConsumer<byte[]?, byte[]> consumer, List<ConsumeResult<byte[]?, byte[]>> batch)
+    {
+        var owned = consumer.Assignment;
+        batch.RemoveAll(m => !owned.Contains(m.TopicPartition));
     }
 
     private void ApplyWithRetry(IConsumer<byte[]?, byte[]> consumer, List<ConsumeResult<byte[]?, byte[]>> batch)
@@ -345,7 +379,8 @@ public sealed partial class KafkaFeatureIngestor : IHostedService, IReadinessChe
             if (opened[i].Changed)
             {
                 var blob = FeatureEngine.SerializeShared(opened[i], watermarks[entityPartition[i]]);
-                writes.Add(pipeline.StringSetAsync(keys[i], blob, _engine.SharedStateLifetime(entities[i].Stream) + TimeSpan.FromHours(1)));
+                var expiry = (long)(_engine.SharedStateLifetime(entities[i].Stream) + TimeSpan.FromHours(1)).TotalMilliseconds;
+                writes.Add(pipeline.ScriptEvaluateAsync(WriteIfNewer, [keys[i]], [blob, expiry, opened[i].Partition, opened[i].Offset]));
             }
         }
 
