@@ -403,10 +403,14 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
     /// <summary>True when a caller waits for a record still buffered (<see cref="WaitCommittedAsync"/>).</summary>
     private bool Awaited(PredictionBuffer buffer) => Volatile.Read(ref _awaited) >= buffer.Head;
 
-    /// <summary>Wakes the callers waiting for commits (after a commit or a failure), in Committed mode only.</summary>
+    /// <summary>
+    /// Wakes the callers waiting for commits (after a commit or a failure); nothing to do before the first caller waited
+    /// (Buffered mode: never). Every caller of this made a full fence after its state change (an interlocked operation),
+    /// so a caller that set <see cref="_awaited"/> after the check below sees that change.
+    /// </summary>
     private void SignalCommitted()
     {
-        if (_options.Acknowledge == AcknowledgeMode.Committed)
+        if (Volatile.Read(ref _awaited) >= 0)
         {
             Interlocked.Exchange(ref _committed, NewSignal()).TrySetResult();
         }
