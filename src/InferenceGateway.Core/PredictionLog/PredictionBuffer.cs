@@ -67,10 +67,20 @@ internal sealed class PredictionBuffer
     /// <summary>Records claimed and not yet released (a racy snapshot).</summary>
     public int Count => (int)Math.Clamp(Volatile.Read(ref _tail) - Volatile.Read(ref _head), 0, _cells.Length);
 
-    /// <summary>Claims a cell, copies <paramref name="entry"/> into it and publishes it; false when the ring is full.</summary>
-    public bool TryWrite(in PredictionEntry entry, long servedAtUnixMs, int maxValues, out int countAfter)
+    /// <summary>
+    /// The oldest position not yet released: every record written at a lower <see cref="TryWrite"/> position has been
+    /// stored by the sink (the log's "committed through").
+    /// </summary>
+    public long Head => Volatile.Read(ref _head);
+
+    /// <summary>
+    /// Claims a cell, copies <paramref name="entry"/> into it and publishes it; false when the ring is full.
+    /// <paramref name="position"/> is the record's place in the ring's order (0, 1, 2, ... across laps): it is stored
+    /// once <see cref="Head"/> is past it.
+    /// </summary>
+    public bool TryWrite(in PredictionEntry entry, long servedAtUnixMs, int maxValues, out long position)
     {
-        var position = Volatile.Read(ref _tail);
+        position = Volatile.Read(ref _tail);
         while (true)
         {
             var cell = _cells[position & _mask];
@@ -84,7 +94,6 @@ internal sealed class PredictionBuffer
                     cell.Record ??= new PredictionRecord();
                     cell.Record.CopyFrom(entry, servedAtUnixMs, maxValues, _floats, _flags);
                     Volatile.Write(ref cell.Sequence, position + 1);
-                    countAfter = (int)(position + 1 - Volatile.Read(ref _head));
                     return true;
                 }
 
@@ -92,7 +101,6 @@ internal sealed class PredictionBuffer
             }
             else if (difference < 0)
             {
-                countAfter = _cells.Length;
                 return false; // the cell still holds a record from one lap ago: full
             }
             else

@@ -2,7 +2,7 @@ namespace InferenceGateway.Core.PredictionLog;
 
 /// <summary>
 /// One prediction to record, as the caller holds it: spans over the caller's (often pooled) buffers.
-/// <see cref="IPredictionRecorder.TryRecord"/> copies what it keeps before it returns, so the caller may reuse or
+/// <see cref="IPredictionRecorder.TryRecord(in PredictionEntry)"/> copies what it keeps before it returns, so the caller may reuse or
 /// return those buffers at once.
 /// </summary>
 /// <remarks>
@@ -76,7 +76,7 @@ public ref struct PredictionEntry
     public bool CannotWait;
 }
 
-/// <summary>What <see cref="IPredictionRecorder.TryRecord"/> did with an entry.</summary>
+/// <summary>What <see cref="IPredictionRecorder.TryRecord(in PredictionEntry)"/> did with an entry.</summary>
 public enum RecordResult
 {
     /// <summary>Copied into the buffer; the writer will store it.</summary>
@@ -107,8 +107,26 @@ public interface IPredictionRecorder
     /// <summary>The configured overflow policy.</summary>
     OverflowPolicy OverflowPolicy { get; }
 
+    /// <summary>When a Predict answers relative to the storing of its record (<see cref="PredictionLogOptions.Acknowledge"/>).</summary>
+    AcknowledgeMode Acknowledge { get; }
+
     /// <summary>Copies <paramref name="entry"/> into the bounded buffer (allocation-free once the slot is warm).</summary>
     RecordResult TryRecord(in PredictionEntry entry);
+
+    /// <summary>
+    /// <see cref="TryRecord(in PredictionEntry)"/>, and the record's <paramref name="sequence"/> in the log when it is
+    /// <see cref="RecordResult.Accepted"/>: what <see cref="WaitCommittedAsync"/> waits for.
+    /// </summary>
+    RecordResult TryRecord(in PredictionEntry entry, out long sequence);
+
+    /// <summary>
+    /// Completes once the sink committed the record accepted as <paramref name="sequence"/> (at once when it already
+    /// is). Throws <see cref="PredictionNotRecordedException"/> when the record is not committed and the sink is failing
+    /// or the log stopped without storing it, and <see cref="OperationCanceledException"/> when
+    /// <paramref name="cancellationToken"/> fires first. Asks the writer to flush at once: the wait is about one sink
+    /// commit, not a flush interval.
+    /// </summary>
+    ValueTask WaitCommittedAsync(long sequence, CancellationToken cancellationToken);
 
     /// <summary>
     /// Completes when the buffer has room again (or the log stopped); for callers that got <see cref="RecordResult.Full"/>.

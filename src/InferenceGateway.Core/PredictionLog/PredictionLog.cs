@@ -5,16 +5,18 @@ using Microsoft.Extensions.Logging;
 namespace InferenceGateway.Core.PredictionLog;
 
 /// <summary>
-/// The prediction log: a bounded buffer the request paths record into (<see cref="TryRecord"/>) and one writer task
+/// The prediction log: a bounded buffer the request paths record into (<see cref="TryRecord(in PredictionEntry)"/>) and one writer task
 /// that moves records to the sink in batches, retrying a failing sink with backoff while the buffer holds what it has
-/// not stored. Nothing on the request path waits for the sink.
+/// not stored. Nothing on the request path waits for the sink, unless <see cref="PredictionLogOptions.Acknowledge"/> is
+/// <see cref="AcknowledgeMode.Committed"/> and the caller asks to (<see cref="WaitCommittedAsync"/>).
 /// </summary>
 /// <remarks>
 /// Guarantees: a record <see cref="RecordResult.Accepted"/> is stored unless the process dies first (a crash loses
 /// what the buffer held: at most <see cref="PredictionLogOptions.FlushInterval"/> of records while the sink keeps up,
 /// more while it is down) or <see cref="CompleteAsync"/> runs out of time with the sink down (logged and counted as
 /// lost). Records refused by a full buffer are counted (<see cref="PredictionLogStatus.Dropped"/>) or pushed back on
-/// the caller, as <see cref="PredictionLogOptions.OverflowPolicy"/> says.
+/// the caller, as <see cref="PredictionLogOptions.OverflowPolicy"/> says. A caller that waited for
+/// <see cref="WaitCommittedAsync"/> to complete knows its record is committed by the sink.
 /// </remarks>
 public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposable
 {
@@ -28,6 +30,8 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
     private readonly string _batchPrefix = Guid.CreateVersion7().ToString("N");
     private TaskCompletionSource _wake = NewSignal();
     private TaskCompletionSource _space = NewSignal();
+    private TaskCompletionSource _committed = NewSignal(); // Committed mode: completed and replaced after each commit, failure and the stop
+    private long _awaited = -1; // the highest sequence a caller waits for: the writer flushes at once while it is buffered
     private Task? _writer;
     private BackgroundThreadScheduler? _writerThread;
     private long _batchSequence;
@@ -66,6 +70,9 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
     /// <inheritdoc />
     public OverflowPolicy OverflowPolicy => _options.OverflowPolicy;
 
+    /// <inheritdoc />
+    public AcknowledgeMode Acknowledge => _options.Acknowledge;
+
     /// <summary>The sink, or null when logging is off.</summary>
     public IPredictionSink? Sink => _sink;
 
@@ -87,8 +94,64 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
     }
 
     /// <inheritdoc />
-    public RecordResult TryRecord(in PredictionEntry entry)
+    public RecordResult TryRecord(in PredictionEntry entry) => Record(entry, out _);
+
+    /// <inheritdoc />
+    public RecordResult TryRecord(in PredictionEntry entry, out long sequence) => Record(entry, out sequence);
+
+    /// <inheritdoc />
+    public ValueTask WaitCommittedAsync(long sequence, CancellationToken cancellationToken)
     {
+        var buffer = _buffer ?? throw new InvalidOperationException("the prediction log is off: no record to wait for");
+        return buffer.Head > sequence ? default : WaitCommittedSlowAsync(buffer, sequence, cancellationToken);
+    }
+
+    private async ValueTask WaitCommittedSlowAsync(PredictionBuffer buffer, long sequence, CancellationToken cancellationToken)
+    {
+        // Group commit: the writer flushes what is buffered at once rather than at the flush interval; callers arriving
+        // while a commit is under way share the next one.
+        var awaited = Volatile.Read(ref _awaited);
+        while (awaited < sequence)
+        {
+            var seen = Interlocked.CompareExchange(ref _awaited, sequence, awaited);
+            if (seen == awaited)
+            {
+                break;
+            }
+
+            awaited = seen;
+        }
+
+        Volatile.Read(ref _wake).TrySetResult();
+        while (true)
+        {
+            // The signal first, then the state: a commit, failure or stop after these checks completes this signal.
+            var committed = Volatile.Read(ref _committed);
+            if (buffer.Head > sequence)
+            {
+                return;
+            }
+
+            if (_stopped)
+            {
+                throw new PredictionNotRecordedException($"the prediction log stopped before {_sink!.Description} stored the record (counted as lost){Reason()}");
+            }
+
+            if (Volatile.Read(ref _failingSince) != 0)
+            {
+                throw new PredictionNotRecordedException($"{_sink!.Description} is failing{Reason()}; the record stays buffered and may still be stored");
+            }
+
+            await committed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private string Reason() => _lastError is { } error ? ": " + error : "";
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private RecordResult Record(in PredictionEntry entry, out long sequence)
+    {
+        sequence = -1;
         var buffer = _buffer;
         if (buffer is null)
         {
@@ -102,9 +165,10 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
             return RecordResult.Disabled;
         }
 
-        if (buffer.TryWrite(entry, _time.GetUtcNow().ToUnixTimeMilliseconds(), _options.MaxValuesPerRecord, out var count))
+        if (buffer.TryWrite(entry, _time.GetUtcNow().ToUnixTimeMilliseconds(), _options.MaxValuesPerRecord, out var position))
         {
-            if (count == _options.BatchSize)
+            sequence = position;
+            if (position + 1 - buffer.Head == _options.BatchSize)
             {
                 _wake.TrySetResult(); // a full batch is waiting: write it now rather than at the flush interval
             }
@@ -229,6 +293,7 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
 
         _stopped = true;
         _space.TrySetResult();
+        Volatile.Read(ref _committed).TrySetResult(); // waiters for records lost here fail rather than hang
         Log.Flushed(_logger, Volatile.Read(ref _written), Volatile.Read(ref _dropped), _sink!.Description);
     }
 
@@ -293,7 +358,7 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
                         continue;
                     }
 
-                    if (pending < batch.Length && !_completing && !FlushDue(batch[0]))
+                    if (pending < batch.Length && !_completing && !FlushDue(batch[0]) && !Awaited(buffer))
                     {
                         pending = 0;
                         await WaitForWorkAsync(buffer, token).ConfigureAwait(true);
@@ -326,6 +391,7 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
                 pending = 0;
                 batchId = null;
                 Interlocked.Exchange(ref _space, NewSignal()).TrySetResult();
+                SignalCommitted();
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -334,11 +400,27 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
         }
     }
 
+    /// <summary>True when a caller waits for a record still buffered (<see cref="WaitCommittedAsync"/>).</summary>
+    private bool Awaited(PredictionBuffer buffer) => Volatile.Read(ref _awaited) >= buffer.Head;
+
+    /// <summary>
+    /// Wakes the callers waiting for commits (after a commit or a failure); nothing to do before the first caller waited
+    /// (Buffered mode: never). Every caller of this made a full fence after its state change (an interlocked operation),
+    /// so a caller that set <see cref="_awaited"/> after the check below sees that change.
+    /// </summary>
+    private void SignalCommitted()
+    {
+        if (Volatile.Read(ref _awaited) >= 0)
+        {
+            Interlocked.Exchange(ref _committed, NewSignal()).TrySetResult();
+        }
+    }
+
     /// <summary>True when the oldest buffered record has waited a flush interval.</summary>
     private bool FlushDue(PredictionRecord oldest) =>
         _time.GetUtcNow().ToUnixTimeMilliseconds() - oldest.ServedAtUnixMs >= (long)_options.FlushInterval.TotalMilliseconds;
 
-    /// <summary>Waits for a full batch, a flush interval, or the start of shutdown.</summary>
+    /// <summary>Waits for a full batch, a flush interval, a caller waiting for a commit, or the start of shutdown.</summary>
     private async Task WaitForWorkAsync(PredictionBuffer buffer, CancellationToken token)
     {
         var wake = Volatile.Read(ref _wake);
@@ -358,6 +440,13 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
             return;
         }
 
+        if (Awaited(buffer))
+        {
+            // A caller waits for a record the writer could not take yet (a producer before it is still copying).
+            await Task.Yield();
+            return;
+        }
+
         // A short wait while records are buffered keeps a record's wait near the flush interval, not twice it.
         var delay = buffer.Count > 0 ? _options.FlushInterval / 4 : _options.FlushInterval;
         await Task.WhenAny(wake.Task, Task.Delay(delay, _time, token)).ConfigureAwait(true);
@@ -371,6 +460,7 @@ public sealed partial class PredictionLog : IPredictionRecorder, IAsyncDisposabl
         _lastError = ex.Message;
         var wasUp = _sinkUp;
         _sinkUp = false;
+        SignalCommitted(); // callers waiting for a commit fail now rather than wait out the retries
         var delay = TimeSpan.FromTicks(Math.Min(_options.RetryMaxDelay.Ticks, _options.RetryInitialDelay.Ticks << Math.Min(failures - 1, 30)));
         delay *= 0.75 + (Random.Shared.NextDouble() * 0.5); // jitter: replicas sharing a database do not retry in step
         if (wasUp || failures == 1)
@@ -440,6 +530,30 @@ public sealed class PredictionSinkUnavailableException : Exception
     /// <summary>Creates the exception.</summary>
     public PredictionSinkUnavailableException(string message)
         : base(message)
+    {
+    }
+}
+
+/// <summary>
+/// A record a caller waited for (<see cref="IPredictionRecorder.WaitCommittedAsync"/>) is not committed: the sink is
+/// failing, or the log stopped without storing it. The caller's answer must not claim it was recorded.
+/// </summary>
+public sealed class PredictionNotRecordedException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public PredictionNotRecordedException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public PredictionNotRecordedException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public PredictionNotRecordedException(string message, Exception inner)
+        : base(message, inner)
     {
     }
 }

@@ -23,6 +23,23 @@ public enum OverflowPolicy
     PushBack,
 }
 
+/// <summary>When a Predict answers relative to the storing of its record (like PostgreSQL's synchronous_commit, Kafka's acks).</summary>
+public enum AcknowledgeMode
+{
+    /// <summary>
+    /// The answer goes out once the record is in the buffer; the writer stores it within about a flush interval. A crash
+    /// of the process loses what the buffer held. The default.
+    /// </summary>
+    Buffered,
+
+    /// <summary>
+    /// A Predict answers only once the sink committed its record (group commit: the writer flushes at once when a
+    /// caller waits, and one commit acknowledges every record it held). An answered Predict's record survives a crash
+    /// of the process; a record that cannot be stored fails the call (UNAVAILABLE / RESOURCE_EXHAUSTED) instead.
+    /// </summary>
+    Committed,
+}
+
 /// <summary>The prediction log's settings; defaults here are the documented defaults.</summary>
 public sealed class PredictionLogOptions
 {
@@ -40,6 +57,9 @@ public sealed class PredictionLogOptions
 
     /// <summary>What a full buffer does to a new record.</summary>
     public OverflowPolicy OverflowPolicy { get; set; } = OverflowPolicy.Drop;
+
+    /// <summary>When a Predict answers: once its record is buffered (the default) or once the sink committed it.</summary>
+    public AcknowledgeMode Acknowledge { get; set; } = AcknowledgeMode.Buffered;
 
     /// <summary>
     /// Longest a record waits in the buffer before the writer hands it to the sink (sooner when a batch fills): while
@@ -96,6 +116,11 @@ public sealed class PredictionLogOptions
         if (RetryInitialDelay <= TimeSpan.Zero || RetryMaxDelay < RetryInitialDelay)
         {
             errors.Add($"{prefix}RetryInitialDelay must be above 0 and at most RetryMaxDelay");
+        }
+
+        if (!Enum.IsDefined(Acknowledge))
+        {
+            errors.Add($"{prefix}Acknowledge {Acknowledge} must be Buffered or Committed");
         }
 
         if (MaxValuesPerRecord < 1)

@@ -82,6 +82,7 @@ public sealed partial class PredictExecutor
         byte[]? output = null;
         VersionPlan? plan = null;
         SharedLookup? shared = null;
+        var recorded = false; // the log already had this call's record (Acknowledge=Committed): no failure record
         var eventTime = request.EventTimeUnixMs;
         try
         {
@@ -152,10 +153,20 @@ public sealed partial class PredictExecutor
                 response.Scores.Add(score);
             }
 
-            if (_log.IsEnabled && Record(request, requestId, eventTime, version, route.Arm, plan, input, output, batchRequest, start, StatusCode.OK) == RecordResult.Full)
+            if (_log.IsEnabled)
             {
-                // Overflow policy PushBack: the answer waits for room in the log, so no answered prediction goes unrecorded.
-                await RecordWhenRoomAsync(request, requestId, eventTime, version, route.Arm, plan, input, output, batchRequest, start, cancellationToken).ConfigureAwait(false);
+                var logged = Record(request, requestId, eventTime, version, route.Arm, plan, input, output, batchRequest, start, StatusCode.OK, out var sequence);
+                if (logged == RecordResult.Full)
+                {
+                    // Overflow policy PushBack: the answer waits for room in the log, so no answered prediction goes unrecorded.
+                    (logged, sequence) = await RecordWhenRoomAsync(request, requestId, eventTime, version, route.Arm, plan, input, output, batchRequest, start, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (_log.Acknowledge == AcknowledgeMode.Committed)
+                {
+                    recorded = true;
+                    await WaitCommittedAsync(logged, sequence, deadline, cancellationToken).ConfigureAwait(false);
+                }
             }
 
             status = StatusCode.OK;
@@ -164,10 +175,10 @@ public sealed partial class PredictExecutor
         catch (RpcException ex)
         {
             status = ex.StatusCode;
-            if (_log.IsEnabled && plan is { Error: null } && status != StatusCode.ResourceExhausted)
+            if (_log.IsEnabled && plan is { Error: null } && status != StatusCode.ResourceExhausted && !recorded)
             {
                 // Failed predictions are recorded with their status (never waited for: a full log drops them, counted).
-                Record(request, requestId, eventTime, version, route.Arm, plan, input, null, null, start, status);
+                Record(request, requestId, eventTime, version, route.Arm, plan, input, null, null, start, status, out _);
             }
 
             if (status == StatusCode.Internal)
@@ -214,7 +225,7 @@ public sealed partial class PredictExecutor
     /// without one; not a shadow): the features as assembled (copied from the pooled input
     /// row, with their defaulted flags), the scores, and the batcher's queue and run times.
     /// </summary>
-    private RecordResult Record(PredictRequest request, string requestId, long eventTime, ModelVersion version, string arm, VersionPlan plan, byte[]? input, byte[]? output, BatchRequest? batchRequest, long start, StatusCode status)
+    private RecordResult Record(PredictRequest request, string requestId, long eventTime, ModelVersion version, string arm, VersionPlan plan, byte[]? input, byte[]? output, BatchRequest? batchRequest, long start, StatusCode status, out long sequence)
     {
         var width = plan.Plan.Count;
         var entry = new PredictionEntry
@@ -236,18 +247,21 @@ public sealed partial class PredictExecutor
             Status = (int)status,
             CannotWait = status != StatusCode.OK,
         };
-        return _log.TryRecord(entry);
+        return _log.TryRecord(entry, out sequence);
     }
 
-    private async Task RecordWhenRoomAsync(PredictRequest request, string requestId, long eventTime, ModelVersion version, string arm, VersionPlan plan, byte[] input, byte[] output, BatchRequest batchRequest, long start, CancellationToken cancellationToken)
+    private async Task<(RecordResult Result, long Sequence)> RecordWhenRoomAsync(PredictRequest request, string requestId, long eventTime, ModelVersion version, string arm, VersionPlan plan, byte[] input, byte[] output, BatchRequest batchRequest, long start, CancellationToken cancellationToken)
     {
         try
         {
+            RecordResult result;
+            long sequence;
             do
             {
                 await _log.WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
             }
-            while (Record(request, requestId, eventTime, version, arm, plan, input, output, batchRequest, start, StatusCode.OK) == RecordResult.Full);
+            while ((result = Record(request, requestId, eventTime, version, arm, plan, input, output, batchRequest, start, StatusCode.OK, out sequence)) == RecordResult.Full);
+            return (result, sequence);
         }
         catch (OperationCanceledException)
         {

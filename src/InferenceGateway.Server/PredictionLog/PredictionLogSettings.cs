@@ -25,6 +25,12 @@ public sealed class PredictionLogSettings
     /// <summary>"Drop" (default: drop and count) or "PushBack" (callers wait for room within their deadline).</summary>
     public string OverflowPolicy { get; set; } = "Drop";
 
+    /// <summary>
+    /// "Buffered" (default: a Predict answers once its record is buffered) or "Committed" (a Predict answers only once
+    /// the sink committed its record; UNAVAILABLE / RESOURCE_EXHAUSTED when it cannot be).
+    /// </summary>
+    public string Acknowledge { get; set; } = "Buffered";
+
     /// <summary>Longest a record waits before it is written; what a crash can lose while the sink keeps up.</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
@@ -48,6 +54,7 @@ public sealed class PredictionLogSettings
         PostgreSqlConnectionString = PostgreSqlConnectionString,
         Capacity = Capacity,
         OverflowPolicy = Enum.TryParse<OverflowPolicy>(OverflowPolicy, ignoreCase: true, out var policy) ? policy : Core.PredictionLog.OverflowPolicy.Drop,
+        Acknowledge = Enum.TryParse<AcknowledgeMode>(Acknowledge, ignoreCase: true, out var acknowledge) ? acknowledge : AcknowledgeMode.Buffered,
         FlushInterval = FlushInterval,
         BatchSize = BatchSize,
         RetryInitialDelay = RetryInitialDelay,
@@ -78,6 +85,11 @@ public sealed class PredictionLogSettings
         if (!Enum.TryParse<OverflowPolicy>(OverflowPolicy, ignoreCase: true, out _) || int.TryParse(OverflowPolicy, out _))
         {
             errors.Add($"{Prefix}OverflowPolicy '{OverflowPolicy}' must be Drop or PushBack");
+        }
+
+        if (!Enum.TryParse<AcknowledgeMode>(Acknowledge, ignoreCase: true, out _) || int.TryParse(Acknowledge, out _))
+        {
+            errors.Add($"{Prefix}Acknowledge '{Acknowledge}' must be Buffered or Committed");
         }
 
         if (SqliteMaxBytes < 0)
