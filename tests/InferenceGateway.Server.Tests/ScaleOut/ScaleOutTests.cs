@@ -4,6 +4,8 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using InferenceGateway.Contracts.Gateway;
 
+using InferenceGateway.Tests.Shared;
+
 namespace InferenceGateway.Server.Tests.ScaleOut;
 
 /// <summary>Redis and the librdkafka mock cluster, shared by the scale-out tests (each test uses its own topics, group and key prefix).</summary>
@@ -13,8 +15,12 @@ public sealed class ScaleOutEngines : IAsyncLifetime
 
     internal MockKafkaCluster Kafka { get; private set; } = null!;
 
+    /// <summary>The prediction log the replicas share.</summary>
+    public PostgresCluster Postgres { get; } = new();
+
     public async Task InitializeAsync()
     {
+        await Postgres.InitializeAsync();
         Redis = await RedisServerProcess.StartAsync();
         Kafka = await MockKafkaCluster.StartAsync(("replay-transactions", 6), ("kill-transactions", 6), ("outage-transactions", 6));
     }
@@ -23,6 +29,7 @@ public sealed class ScaleOutEngines : IAsyncLifetime
     {
         await Kafka.DisposeAsync();
         await Redis.DisposeAsync();
+        await Postgres.DisposeAsync();
     }
 }
 
@@ -59,16 +66,43 @@ public sealed class ScaleOutTests(ScaleOutEngines engines) : IClassFixture<Scale
     }
 
     [Fact]
-    public async Task SigkillOneReplicaMidReplay_NoAcknowledgedEventLostOrAppliedTwice_OthersTakeItsPartitions()
+    public async Task SigkillOneReplicaMidReplay_NoAcknowledgedEventOrAnsweredPredictionLost_OthersTakeItsPartitions()
     {
         const int Rows = 9_000;
-        await using var cluster = await Cluster.StartAsync(engines, "kill", 3);
+        var database = await engines.Postgres.CreateDatabaseAsync("scaleout_kill");
+        var connectionString = engines.Postgres.ConnectionString(database);
+        await using var cluster = await Cluster.StartAsync(engines, "kill", 3,
+            "--Gateway:PredictionLog:Sink=PostgreSql", $"--Gateway:PredictionLog:PostgreSqlConnectionString={connectionString}",
+            "--Gateway:PredictionLog:Acknowledge=Committed");
         for (var (start, call) = (0, 0); start < 4_000; start += 500, call++)
         {
             await cluster.IngestAsync(call % 3, start, start + 500);
         }
 
         await cluster.WaitPartitionsAsync([0, 1, 2], 6);
+
+        // Predictions on every replica while replica 2 is killed: each answered one must be in the shared log.
+        var answered = new System.Collections.Concurrent.ConcurrentBag<string>();
+        using var stopPredicting = new CancellationTokenSource();
+        var predicting = Enumerable.Range(0, 6).Select(worker => Task.Run(async () =>
+        {
+            for (var i = worker; !stopPredicting.IsCancellationRequested; i += 6)
+            {
+                try
+                {
+                    answered.Add((await cluster.PredictAsync(worker % 3, i % 4_000)).RequestId);
+                }
+                catch (RpcException ex) when (worker % 3 == 2 && ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Cancelled)
+                {
+                    // The killed replica's calls in flight fail; nothing was answered for them.
+                    await Task.Delay(50);
+                }
+            }
+        })).ToArray();
+        while (answered.Count < 300)
+        {
+            await Task.Delay(20);
+        }
 
         // Kill replica 2 while replica 0 is writing events, about a third of which replica 2's consumer applies: it
         // dies between consuming and committing some of them, or with them applied but not committed.
@@ -77,6 +111,9 @@ public sealed class ScaleOutTests(ScaleOutEngines engines) : IClassFixture<Scale
         cluster.Kill(2);
         var summary = await during.WaitAsync(TimeSpan.FromSeconds(90));
         Assert.Equal(1_000, summary.Accepted);
+        await Task.Delay(500);
+        await stopPredicting.CancelAsync();
+        await Task.WhenAll(predicting).WaitAsync(TimeSpan.FromSeconds(60));
 
         for (var (start, call) = (5_000, 0); start < Rows; start += 500, call++)
         {
@@ -86,6 +123,22 @@ public sealed class ScaleOutTests(ScaleOutEngines engines) : IClassFixture<Scale
         // The survivors own all six partitions, and every acknowledged event is in the state exactly once.
         await cluster.WaitPartitionsAsync([0, 1], 6);
         await cluster.AssertFeaturesAsync(0, Rows, [0, 1]);
+
+        // Every answered prediction, the killed replica's included, is in the log (Acknowledge=Committed).
+        var stored = new HashSet<string>(StringComparer.Ordinal);
+        await using (var connection = new Npgsql.NpgsqlConnection(connectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new Npgsql.NpgsqlCommand("SELECT request_id FROM predictions WHERE NOT shadow", connection);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                stored.Add(reader.GetString(0));
+            }
+        }
+
+        var missing = answered.Where(id => !stored.Contains(id)).ToList();
+        Assert.True(missing.Count == 0, $"{missing.Count} of {answered.Count} answered predictions are not in the log, e.g. {string.Join(", ", missing.Take(3))}");
     }
 
     [Fact]
