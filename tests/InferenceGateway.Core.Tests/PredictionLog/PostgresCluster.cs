@@ -196,9 +196,10 @@ public sealed class PostgresCluster : IAsyncLifetime
     /// A port free now, below the kernel's ephemeral range (Linux's default starts at 32768): every other test's server
     /// binds port 0 and so gets an ephemeral port, which can then never be this one, also while an outage test has the
     /// server stopped and must restart it on the same port. Outside Linux, or if the range is not where it expected,
-    /// an ephemeral port as before (the start is retried on a taken port).
+    /// an ephemeral port as before (the start is retried on a taken port). Also the Redis fixture's port
+    /// (ScaleOut/RedisServerProcess.cs), for the same reason: it restarts on the port it had.
     /// </summary>
-    private static int FreePort()
+    internal static int FreePort()
     {
         var ephemeralFrom = 32768;
         try
