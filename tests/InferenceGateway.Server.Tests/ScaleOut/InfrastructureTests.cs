@@ -80,6 +80,24 @@ public sealed class InfrastructureTests
         Assert.Equal(0, cluster.ExitCode);
     }
 
+    [Theory]
+    [InlineData("--brokers 0", "--brokers 0 is not within 1 to 32")]
+    [InlineData("--topic transactions", "--topic 'transactions' is not NAME:PARTITIONS")]
+    [InlineData("--topic transactions:0", "partitions '0' is not an integer within 1 to 10000")]
+    [InlineData("--topic bad/name:3", "'bad/name' is not a valid topic name")]
+    [InlineData("--topic t:3 --topic t:4", "--topic 't' is given twice")]
+    [InlineData("--partitions 6", "unknown option --partitions")]
+    public async Task MockKafka_BadArguments_ExitTwoNamingTheProblem(string args, string expected)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await Cli.MockKafkaCommand.RunAsync(args.Split(' '), stdout, stderr);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, stderr.ToString());
+        Assert.Contains("usage: InferenceGateway.Server mock-kafka", stderr.ToString());
+        Assert.Equal("", stdout.ToString());
+    }
+
     [Fact]
     public async Task Redis_KeySetBeforeStop_IsThereAfterStartAgainOnTheSamePort()
     {
