@@ -8,7 +8,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all deps models build run test fuzz bench soak replay backfill evaluate plog-bench clean
+.PHONY: all deps models build run test fuzz bench soak replay backfill evaluate plog-bench cluster clean
 
 all: build
 
@@ -73,6 +73,12 @@ plog-bench: deps models build
 backfill: build models
 	$(DOTNET) src/InferenceGateway.Server/bin/$(CONFIG)/net10.0/InferenceGateway.Server.dll backfill \
 	  $${ARGS:---events models/data/transactions.csv.gz --model fraud --version 2 --output data/features-backfill.csv}
+
+# Three replicas on loopback (gRPC 50061-50063, admin 8081-8083) sharing redis-server, PostgreSQL (the prediction
+# log) and a mock Kafka cluster (topic transactions, 6 partitions) or KAFKA_BOOTSTRAP; Ctrl-C stops it all
+# (scripts/cluster.sh; ARGS=--check starts, waits ready, prints and stops).
+cluster: deps models build
+	bash scripts/cluster.sh $(ARGS)
 
 clean:
 	$(DOTNET) clean InferenceGateway.sln -c $(CONFIG) -nologo -v q

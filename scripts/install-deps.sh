@@ -3,8 +3,9 @@
 set -euo pipefail
 # postgresql: the prediction log's PostgreSQL sink is tested against a throwaway cluster (initdb, pg_ctl) on loopback;
 # chromium: the evaluation report is opened headless and its plots checked on a screenshot;
-# python3-prometheus-client: an independent parser of the /metrics text (MetricsTests).
-packages=(python3-grpcio python3-protobuf python3-numpy python3-sklearn python3-onnx nghttp2-client postgresql chromium python3-prometheus-client)
+# python3-prometheus-client: an independent parser of the /metrics text (MetricsTests);
+# redis-server: the Redis online store is tested against a real redis-server on loopback (and make cluster runs one).
+packages=(python3-grpcio python3-protobuf python3-numpy python3-sklearn python3-onnx nghttp2-client postgresql chromium python3-prometheus-client redis-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -30,8 +30,9 @@ internal static class MockKafkaCommand
     public static async Task<int> RunAsync(IEnumerable<string> args, TextWriter stdout, TextWriter stderr)
     {
         var line = new CommandLine(args, new HashSet<string>());
+        var parseErrors = line.Errors.Count;
         var brokers = line.GetInt64("brokers", 3);
-        if (brokers is < 1 or > MaxBrokers && line.Errors.Count == 0)
+        if (line.Errors.Count == parseErrors && brokers is < 1 or > MaxBrokers)
         {
             line.Errors.Add($"--brokers {brokers} is not within 1 to {MaxBrokers}");
         }
