@@ -237,6 +237,10 @@ public sealed class ScaleOutTests(ScaleOutEngines engines) : IClassFixture<Scale
                         "--Gateway:Features:HistoryRetention=30.00:00:00",
                         $"--Gateway:Redis:Configuration={engines.Redis.Configuration}",
                         $"--Gateway:Redis:KeyPrefix={name}:",
+
+                        // The default 100 ms lookup bound serves defaults (correctly, and counted) when the shared
+                        // 2-core test host stalls; these tests compare values, so they wait longer.
+                        "--Gateway:Redis:LookupTimeout=00:00:05",
                         $"--Gateway:Kafka:BootstrapServers={engines.Kafka.BootstrapServers}",
                         $"--Gateway:Kafka:TopicPrefix={name}-",
                         $"--Gateway:Kafka:GroupId={name}",
@@ -310,7 +314,26 @@ public sealed class ScaleOutTests(ScaleOutEngines engines) : IClassFixture<Scale
                     mismatches.Enqueue(problem);
                 }
             });
-            Assert.True(mismatches.IsEmpty, $"{mismatches.Count} rows differ from features.csv.gz; first: {string.Join("; ", mismatches.Take(5))}");
+            Assert.True(mismatches.IsEmpty, $"{mismatches.Count} rows differ from features.csv.gz; first: {string.Join("; ", mismatches.Take(5))}\nreplica warnings:\n{Warnings()}");
+        }
+
+        /// <summary>The replicas' warning lines (with the line after each), for failure messages.</summary>
+        public string Warnings()
+        {
+            var lines = new List<string>();
+            for (var r = 0; r < _processes.Count; r++)
+            {
+                var all = _processes[r].All.ToArray();
+                for (var i = 0; i < all.Length && lines.Count < 40; i++)
+                {
+                    if (all[i].StartsWith("warn", StringComparison.Ordinal) || all[i].StartsWith("fail", StringComparison.Ordinal))
+                    {
+                        lines.Add($"[{r}] {all[i]} {(i + 1 < all.Length ? all[i + 1].Trim() : "")}");
+                    }
+                }
+            }
+
+            return string.Join('\n', lines);
         }
 
         public void Kill(int replica) => _processes[replica].Process.Kill();
