@@ -8,7 +8,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all deps models build run test fuzz bench soak replay backfill evaluate plog-bench cluster clean
+.PHONY: all deps models build run test fuzz bench soak replay backfill evaluate plog-bench scale-out-bench cluster clean
 
 all: build
 
@@ -68,6 +68,12 @@ evaluate: build
 # (perf/results/prediction-log.md).
 plog-bench: deps models build
 	SKIP_BUILD=1 bash perf/prediction-log-bench.sh
+
+# Scale-out's figures (~8 minutes): Predict with the Redis store vs in-process, ingest events/s through Kafka (mock
+# cluster) into one and three replicas, Predict from one replica to three, send -> visible; needs redis-server
+# (perf/results/scale-out/summary.md).
+scale-out-bench: deps models build
+	SKIP_BUILD=1 bash perf/scale-out-bench.sh
 
 # Point-in-time features offline through the serving engine; on the bundled data this writes features.csv.gz's values.
 backfill: build models
