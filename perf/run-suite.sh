@@ -1079,6 +1079,7 @@ SECTIONS = [
     ("experiments", "issue 22: `perf/experiments-bench.sh`"),
     ("overload", "issue 25"),
     ("soak", "issue 25: `make soak`"),
+    ("scale-out", "issue 24: `perf/scale-out-bench.sh`, `make scale-out-bench`"),
 ]
 def demoted(text):
     lines, fenced = [], False

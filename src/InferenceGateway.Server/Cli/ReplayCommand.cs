@@ -25,7 +25,8 @@ internal static class ReplayCommand
         usage: InferenceGateway.Server replay [--target URL] [--file FILE] [--model NAME] [--version V] [--stream NAME]
                                             [--entity COL] [--time COL] [--label COL] [--limit N] [--holdout-from MS]
                                             [--chunk-ms MS] [--concurrency N] [--versions V1,V2] [--report-outcomes] [--quiet]
-          --target        the gateway's gRPC address (default http://127.0.0.1:50051)
+          --target        the gateway's gRPC address (default http://127.0.0.1:50051); several, comma-separated: replicas
+                          taken round robin (Predicts in turn, each round's ingest call on the next one)
           --file          labelled events, CSV or .gz (default models/data/transactions.csv.gz)
           --model         logical model scored (default fraud); --version pins one (default: the gateway's choice)
           --stream        stream the events are ingested into (default transactions)
@@ -79,8 +80,11 @@ internal static class ReplayCommand
             return 1;
         }
 
-        using var channel = GrpcChannel.ForAddress(target);
-        var client = new Gateway.GatewayClient(channel);
+        var channels = target.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(t => GrpcChannel.ForAddress(t)).ToArray();
+        using var disposeChannels = new ChannelsDisposer(channels);
+        var clients = Array.ConvertAll(channels, c => new Gateway.GatewayClient(c));
+        var client = clients[0];
+        var ingestCalls = 0;
         var scores = new float[rows.Count];
         var requestIds = new string[rows.Count];
         var versions = new System.Collections.Concurrent.ConcurrentDictionary<string, long>(StringComparer.Ordinal);
@@ -103,13 +107,13 @@ internal static class ReplayCommand
                     await Parallel.ForEachAsync(round, new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (index, token) =>
                     {
                         var pinned = split.Length > 0 ? split[StableHash(rows[index].Entity) % (uint)split.Length] : version;
-                        var response = await client.PredictAsync(rows[index].ToPredict(model, pinned), deadline: DateTime.UtcNow.AddSeconds(60), cancellationToken: token).ConfigureAwait(false);
+                        var response = await clients[index % clients.Length].PredictAsync(rows[index].ToPredict(model, pinned), deadline: DateTime.UtcNow.AddSeconds(60), cancellationToken: token).ConfigureAwait(false);
                         scores[index] = response.Scores.Count > 0 ? response.Scores[0] : float.NaN;
                         requestIds[index] = response.RequestId;
                         versions.AddOrUpdate(response.Version, 1, static (_, n) => n + 1);
                     }).ConfigureAwait(false);
 
-                    using var ingest = client.IngestEvents(deadline: DateTime.UtcNow.AddSeconds(60));
+                    using var ingest = clients[ingestCalls++ % clients.Length].IngestEvents(deadline: DateTime.UtcNow.AddSeconds(60));
                     foreach (var index in round)
                     {
                         await ingest.RequestStream.WriteAsync(rows[index].ToEvent(stream)).ConfigureAwait(false);
@@ -312,6 +316,17 @@ internal static class ReplayCommand
         }
 
         return rows;
+    }
+
+    private sealed class ChannelsDisposer(GrpcChannel[] channels) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var channel in channels)
+            {
+                channel.Dispose();
+            }
+        }
     }
 
     internal sealed record Row(string Entity, long Time, bool Label)
