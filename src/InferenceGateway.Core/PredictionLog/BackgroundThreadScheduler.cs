@@ -21,9 +21,12 @@ internal sealed class BackgroundThreadScheduler : TaskScheduler, IDisposable
     private readonly BlockingCollection<Task> _tasks = new();
     private readonly Thread _thread;
 
-    /// <summary>Starts the thread, named <paramref name="name"/>.</summary>
-    public BackgroundThreadScheduler(string name)
+    private readonly bool _lower;
+
+    /// <summary>Starts the thread, named <paramref name="name"/>; at the normal priority when <paramref name="lowerPriority"/> is false.</summary>
+    public BackgroundThreadScheduler(string name, bool lowerPriority = true)
     {
+        _lower = lowerPriority;
         _thread = new Thread(Run) { IsBackground = true, Name = name };
         _thread.Start();
     }
@@ -56,7 +59,7 @@ internal sealed class BackgroundThreadScheduler : TaskScheduler, IDisposable
 
     private void Run()
     {
-        Lowered = TryLowerPriority();
+        Lowered = _lower && TryLowerPriority();
         foreach (var task in _tasks.GetConsumingEnumerable())
         {
             TryExecuteTask(task);

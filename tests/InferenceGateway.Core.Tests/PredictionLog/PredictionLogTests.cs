@@ -266,6 +266,26 @@ public sealed class PredictionLogTests
     }
 
     [Fact]
+    public async Task Writer_AcknowledgeCommitted_RunsAtTheRequestThreadsPriority()
+    {
+        // Callers wait for its commits in this mode: a lowered writer would add its scheduling delay to their answers.
+        var sink = new MemorySink();
+        var options = Options();
+        options.Acknowledge = AcknowledgeMode.Committed;
+        var log = new Log(options, sink, TimeProvider.System, null, NullLogger<Log>.Instance);
+        log.Start();
+        Record(log, "a");
+        await WaitUntilAsync(() => sink.Stored == 1, "the writer did not store the record");
+        Assert.Equal(Log.WriterThreadName, sink.WriterThread);
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.Equal("0", sink.WriterNice);
+        }
+
+        await log.CompleteAsync(Timeout).WaitAsync(Timeout);
+    }
+
+    [Fact]
     public async Task TryRecord_SteadyState_AllocatesNothing()
     {
         // A batch bigger than the loop: the writer's wake-up (once per batch, not per record) stays out of the count.
