@@ -68,6 +68,28 @@ public sealed class ModelRepositoryTests : IDisposable
     }
 
     [Fact]
+    public async Task Scan_VersionFolderWithoutModelFile_WarnedOnceThenLoadedWhenTheFileAppears()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "fraud", "2"));
+        var logs = new CapturingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs));
+        await using var repository = CreateRepository(loggerFactory: loggerFactory);
+        await repository.StartAsync(CancellationToken.None).WaitAsync(Timeout);
+        await repository.ScanAsync(CancellationToken.None).WaitAsync(Timeout);
+
+        var warnings = logs.Entries.Where(e => e.EventName == "ModelFileMissing").ToList();
+        Assert.Single(warnings);
+        Assert.Equal(LogLevel.Warning, warnings[0].Level);
+        Assert.Contains(Path.Combine("fraud", "2", "model.onnx"), warnings[0].Message, StringComparison.Ordinal);
+        Assert.False(repository.TryGetVersion("fraud", "2", out _));
+
+        File.Copy(Path.Combine(RepoPaths.Models, "fraud", "2", "model.onnx"), Path.Combine(_root, "fraud", "2", "model.onnx"));
+        await repository.ScanAsync(CancellationToken.None).WaitAsync(Timeout);
+        Assert.True(repository.TryGetVersion("fraud", "2", out var loaded));
+        Assert.Equal(ModelVersionState.Ready, loaded!.State);
+    }
+
+    [Fact]
     public async Task Scan_VersionRemoved_DrainsAdmittedRequestsBeforeRelease()
     {
         CopyVersion("2", "2");

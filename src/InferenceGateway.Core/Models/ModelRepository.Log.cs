@@ -30,6 +30,9 @@ public sealed partial class ModelRepository
         [LoggerMessage(8, LogLevel.Error, "Model repository scan failed: {Message}", EventName = "ScanFailed")]
         public static partial void ScanFailed(ILogger logger, string message);
 
+        [LoggerMessage(10, LogLevel.Warning, "Model {Model} version {Version} has no model file ({Path}): skipped until one appears (a generated model: `make models`)", EventName = "ModelFileMissing")]
+        public static partial void ModelFileMissing(ILogger logger, string model, string version, string path);
+
         [LoggerMessage(9, LogLevel.Error, "Warm-up of model {Model} version {Version} failed: {Message}", EventName = "WarmUpFailed")]
         public static partial void WarmUpFailed(ILogger logger, string model, string version, string message);
     }

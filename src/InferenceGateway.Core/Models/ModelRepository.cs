@@ -20,6 +20,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly BatcherMetrics? _metrics;
     private readonly SemaphoreSlim _scanLock = new(1, 1);
+    private readonly HashSet<string> _missingModelFiles = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _draining = [];
     private volatile FrozenDictionary<string, ServedModel> _models = FrozenDictionary<string, ServedModel>.Empty;
@@ -288,8 +289,17 @@ public sealed partial class ModelRepository : IAsyncDisposable
                 var modelPath = Path.Combine(versionDir, "model.onnx");
                 if (!File.Exists(modelPath))
                 {
+                    // Said once per folder: a model whose only versions lack their file otherwise sits at "loading"
+                    // with nothing in the log (a generated model not generated yet, a copy under way).
+                    if (_missingModelFiles.Add(versionDir))
+                    {
+                        Log.ModelFileMissing(_logger, name, version, modelPath);
+                    }
+
                     continue;
                 }
+
+                _missingModelFiles.Remove(versionDir);
 
                 var fileTime = File.GetLastWriteTimeUtc(modelPath);
                 ModelVersion? loaded = null;
