@@ -5,7 +5,9 @@
 #                  ServerLive on the same gateway, bench_mlp ModelInfer against ORT's own batch-1 run in the gateway's
 #                  arrangement (`ig-load ort --batch 1`, one session, intra-op threads as the gateway sets them), and
 #                  that ORT run again with a one-caller ServerLive load beside it (the transport's share of the cores); and
-#                  fraud v1 against ServerLive through python grpcio (perf/grpcio-single-caller.py), as issue 20 did
+#                  fraud v1 against ServerLive through python grpcio (perf/grpcio-single-caller.py), as issue 20 did;
+#                  and `ig-load side-by-side --with-transport`: ORT's batch-1 runs, one caller's bench_mlp calls and
+#                  "ServerLive, then ORT's run" in alternating quarter-second blocks (SIDE_BY_SIDE_GROUPS groups)
 #   sweep          p50 / p99 / req/s at each of CONCURRENCY closed-loop callers, fraud v1 and bench_mlp, per policy
 #   on/off         bench_mlp at 64 callers under the adaptive policy against batching off (MaxBatchSize=1)
 #   idle           each gateway's CPU (and its batcher threads') over IDLE_SECONDS with no load, after a warm-up
@@ -19,6 +21,7 @@
 #
 # Knobs (environment): CONCURRENCY (default 1,2,4,8,16,64), STEP (measured time per step, default 10s), WARMUP (per
 # step, default 3s), SINGLE_STEP (single-caller steps, default 15s), ROUNDS (default 1), IDLE_SECONDS (default 20),
+# SIDE_BY_SIDE_GROUPS (default 40, about 30 s),
 # OVERSHOOT=0 skips the overshoot runs, OVERSHOOT_SAMPLES (default 2000), OVERSHOOT_BASELINE_COMMIT (e.g. d7e5ace),
 # QUICK=1 (3s steps, 1s warm-ups, 300 overshoot samples: to check the script and get first numbers), SKIP_BUILD=1,
 # OUT (default perf/results/latency-vs-concurrency). Writes OUT/summary.md, per-step JSON and CSV, one SVG per model,
@@ -33,10 +36,10 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 QUICK="${QUICK:-0}"
 if [ "$QUICK" = "1" ]; then
   STEP="${STEP:-3s}"; WARMUP="${WARMUP:-1s}"; SINGLE_STEP="${SINGLE_STEP:-4s}"; IDLE_SECONDS="${IDLE_SECONDS:-5}"
-  OVERSHOOT_SAMPLES="${OVERSHOOT_SAMPLES:-300}"; gateway_warm=3s
+  OVERSHOOT_SAMPLES="${OVERSHOOT_SAMPLES:-300}"; gateway_warm=3s; SIDE_BY_SIDE_GROUPS="${SIDE_BY_SIDE_GROUPS:-6}"
 else
   STEP="${STEP:-10s}"; WARMUP="${WARMUP:-3s}"; SINGLE_STEP="${SINGLE_STEP:-15s}"; IDLE_SECONDS="${IDLE_SECONDS:-20}"
-  OVERSHOOT_SAMPLES="${OVERSHOOT_SAMPLES:-2000}"; gateway_warm=10s
+  OVERSHOOT_SAMPLES="${OVERSHOOT_SAMPLES:-2000}"; gateway_warm=10s; SIDE_BY_SIDE_GROUPS="${SIDE_BY_SIDE_GROUPS:-40}"
 fi
 CONCURRENCY="${CONCURRENCY:-1,2,4,8,16,64}"
 ROUNDS="${ROUNDS:-1}"
@@ -186,6 +189,11 @@ for r in $(seq 1 "$ROUNDS"); do
     --warmup "$WARMUP" --duration "$SINGLE_STEP" --json "$OUT/single-ort-beside-live-r$r.json" > /dev/null \
     || log "ort batch 1 beside ServerLive failed"
   wait "$beside" || true
+  # The same comparison at the shortest time scale the two can share: ORT's runs and one caller's bench_mlp calls in
+  # alternating quarter-second blocks, with blocks of "ServerLive, then ORT's run" (the least any server pays here).
+  ig_load side-by-side --url "${url[adaptive]}" "${bench_args[@]}" --model-file models/bench_mlp/1/model.onnx \
+    --pairs "$SIDE_BY_SIDE_GROUPS" --with-transport --json "$OUT/side-by-side-r$r.json" > /dev/null \
+    || log "side-by-side failed"
   if [ "$grpcio" = 1 ]; then
     # The issue's own client: python grpcio, one call at a time (perf/grpcio-single-caller.py).
     secs="${SINGLE_STEP%s}"; warm="${WARMUP%s}"
@@ -349,6 +357,29 @@ for g, fr, be in rows:
     d = None if be is None or ort is None else be - ort
     w(f"| bench_mlp ModelInfer, {g} | {f(be)} | {f(d)} over ORT | 0.200 |")
 w("")
+sbs = [x for x in (load(f"side-by-side-r{r}.json") for r in range(1, rounds + 1)) if x and "sequence" in x]
+if sbs:
+    def sm(side, key="p50_ms"):
+        return med([x[side][key] for x in sbs])
+    groups = sum(x["pairs"] for x in sbs)
+    w("bench_mlp against ORT at the shortest time scale the two can share (`ig-load side-by-side --with-transport`): "
+      "ORT's batch-1 runs in the load tool's process, one caller's ModelInfer calls on the adaptive gateway, and "
+      "\"ServerLive, then ORT's run\" (a call that does no work, then the same ORT run), in quarter-second blocks taken "
+      f"in turn, {groups} groups of the three; every run and call timed alone, the first 50 ms of each block not recorded.")
+    w("")
+    w("| | p50 | above ORT back to back |")
+    w("|---|---:|---:|")
+    o = sm("ort")
+    w(f"| ORT alone, runs back to back | {f(o)} | |")
+    w(f"| ServerLive call (in the sequence blocks) | {f(sm('transport'))} | |")
+    w(f"| ORT's run right after a ServerLive call | {f(sm('ort_after_transport'))} | {f(sm('ort_after_transport') - o)} |")
+    w(f"| ServerLive, then ORT's run: the least any server on these cores answers in | {f(sm('sequence'))} | {f(sm('sequence') - o)} |")
+    w(f"| bench_mlp ModelInfer, adaptive | {f(sm('gateway'))} | {f(sm('gateway') - o)} |")
+    w("")
+    w(f"Per group of blocks, the gateway's p50 above ORT's: median {f(med([x['median_pair_difference_ms'] for x in sbs]))} ms "
+      f"(quartiles {f(med([x['pair_difference_p25_ms'] for x in sbs]))} .. {f(med([x['pair_difference_p75_ms'] for x in sbs]))}); "
+      f"above \"ServerLive, then ORT's run\": median {f(med([x['median_sequence_difference_ms'] for x in sbs]))} ms.")
+    w("")
 glive = med([(load(f"grpcio-live-r{r}.json") or {}).get("p50_ms") for r in range(1, rounds + 1)])
 if glive is not None:
     w("The same through python grpcio (`perf/grpcio-single-caller.py`, Debian's python3-grpcio, bytes in and out):")

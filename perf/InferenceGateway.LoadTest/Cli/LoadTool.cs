@@ -68,9 +68,16 @@ public static class LoadTool
                     [--parallel 1] [--warmup 2s] [--duration 8s] [--json FILE]
                                          in-process ONNX Runtime ceiling (no gateway); --parallel N runs N
                                          sessions on N threads, like N execution instances
+        ig-load side-by-side --model-file models/bench_mlp/1/model.onnx --model bench_mlp [--version 1]
+                    [--url URL] [--rows-per-request 1] [--intra-op-threads 0] [--block 250ms] [--settle 50ms]
+                    [--pairs 40] [--warmup 3s] [--with-transport] [--json FILE]
+                                         ORT's own runs (batch = --rows-per-request) in this process against one
+                                         caller's ModelInfer calls to the gateway, in alternating blocks; per pair
+                                         the gateway's p50 above ORT's, and the median over pairs; --with-transport
+                                         adds blocks of "ServerLive call, then ORT's run": the least a server pays
         """;
 
-    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "allow-remote", "precise-timer", "quiet", "help", "per-call" };
+    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "allow-remote", "precise-timer", "quiet", "help", "per-call", "with-transport" };
 
     /// <summary>Runs the tool; returns the process exit code (0 ok, 1 failure or errors seen, 2 usage).</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
@@ -95,6 +102,7 @@ public static class LoadTool
                 "payload" => PayloadCommand(reader, stdout),
                 "plot" => PlotCommand(reader, stdout),
                 "ort" => OrtCommand(reader, stdout, cancellationToken),
+                "side-by-side" => await SideBySideCommandAsync(reader, stdout, cancellationToken).ConfigureAwait(false),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
@@ -483,6 +491,60 @@ public static class LoadTool
         }
 
         return 0;
+    }
+
+    private static async Task<int> SideBySideCommandAsync(ArgReader a, TextWriter stdout, CancellationToken ct)
+    {
+        TargetSettings settings = ReadTargetSettings(a);
+        if (settings.Kind != TargetKind.KServe)
+        {
+            throw new UsageException("side-by-side compares ModelInfer (--target kserve) with ORT's own run");
+        }
+
+        var options = new SideBySideOptions
+        {
+            ModelPath = a.Get("model-file") ?? throw new UsageException("side-by-side needs --model-file PATH"),
+            BatchSize = settings.RowsPerRequest,
+            IntraOpThreads = a.GetInt("intra-op-threads", 0),
+            Block = a.GetDuration("block", TimeSpan.FromMilliseconds(250)),
+            Settle = a.GetDuration("settle", TimeSpan.FromMilliseconds(50)),
+            Pairs = a.GetInt("pairs", 40),
+            Warmup = a.GetDuration("warmup", TimeSpan.FromSeconds(3)),
+        };
+        bool withTransport = a.Flag("with-transport");
+        string? jsonPath = a.Get("json");
+        a.ThrowIfUnused();
+
+        ILoadTarget target = TargetFactory.Create(settings);
+        await using (target.ConfigureAwait(false))
+        {
+            // ServerLive (an empty message): a call through the same client and server that does no work.
+            ILoadTarget? transport = withTransport
+                ? new H2GrpcTarget(settings.Url, "/inference.GRPCInferenceService/ServerLive", [new byte[5]], 1, settings.Timeout, "ServerLive")
+                : null;
+            SideBySideResult result;
+            try
+            {
+                result = await SideBySide.RunAsync(options, target, transport, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (transport is not null)
+                {
+                    await transport.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+
+            stdout.WriteLine(SideBySide.Describe(result));
+            if (jsonPath is not null)
+            {
+                EnsureDirectory(jsonPath);
+                using FileStream fs = File.Create(jsonPath);
+                SideBySide.WriteJson(fs, result, options);
+            }
+
+            return result.GatewayErrors == 0 ? 0 : 1;
+        }
     }
 
     private static void EnsureDirectory(string file)

@@ -144,7 +144,7 @@ public static class OrtCeiling
         $"{result.Model} batch {result.BatchSize} x{result.Parallel}: {result.RowsPerSecond:F0} rows/s, {result.MillisecondsPerRun:F3} ms/run ({result.Runs} runs in {result.Seconds:F1} s, process cpu {result.CpuSeconds:F1} s)");
 
     /// <summary>One session with its own pre-allocated inputs and outputs, run back to back on one thread.</summary>
-    private sealed class SessionRunner : IDisposable
+    internal sealed class SessionRunner : IDisposable
     {
         private readonly OnnxSession _session;
         private readonly OrtValue[] _values;
@@ -184,6 +184,9 @@ public static class OrtCeiling
         }
 
         public long Runs { get; private set; }
+
+        /// <summary>One run with the bound inputs and outputs (<see cref="SideBySide"/> times them one by one).</summary>
+        public void RunOnce() => _session.Session.RunWithBinding(_runOptions, _binding);
 
         public double Seconds { get; private set; }
 

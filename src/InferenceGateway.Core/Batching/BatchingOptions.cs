@@ -90,8 +90,10 @@ public sealed class BatchingOptions
     /// fixed delay with <see cref="MaxQueueDelay"/> zero, or the request alone fills a preferred or the maximum batch
     /// size). It skips two thread hand-offs (caller to instance thread and back), the largest fixed
     /// cost of a small model's call. Only while the runner's average run is short (50 us or less, the same bound as
-    /// the caller's budget for running what queued behind it): a long run would block a thread-pool thread, which
-    /// Kestrel needs for I/O. Batches formed from a queue still run on the instance threads. Ignored with
+    /// the caller's budget for running what queued behind it), or, for a longer run, once the last four runs were
+    /// each one request with no other arriving meanwhile (callers one at a time): a long run blocks a thread-pool
+    /// thread, which Kestrel needs for I/O under load, and forgoes the instance thread's wake-up in which a second
+    /// caller's request joins the first. Batches formed from a queue still run on the instance threads. Ignored with
     /// <see cref="PreserveOrdering"/>. On by default.
     /// </summary>
     public bool RunOnCallerWhenIdle { get; set; } = true;

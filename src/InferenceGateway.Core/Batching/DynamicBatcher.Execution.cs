@@ -11,6 +11,7 @@ public sealed partial class DynamicBatcher
         try
         {
             run.Prepare(rows, members[0]!);
+            var admissionsAtStart = Volatile.Read(ref _admissions);
             var start = _time.GetTimestamp();
             BatchCopier.GatherInputs(run, members, count, rows);
 
@@ -37,6 +38,8 @@ public sealed partial class DynamicBatcher
 
             var runTicks = _time.GetTimestamp() - start;
             _metrics?.ComputeDuration.Record(Seconds(runTicks), _tags!.ModelVersion);
+            var lone = count == 1 && Volatile.Read(ref _admissions) == admissionsAtStart;
+            Volatile.Write(ref _loneRuns, lone ? Math.Min(Volatile.Read(ref _loneRuns) + 1, LoneRunsBeforeCaller) : 0);
 
             // Racy read-modify-write across instances: a lost update only delays the average by one run.
             var average = Volatile.Read(ref _averageRunTicks);

@@ -87,9 +87,21 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
     private readonly RunCostWindow? _runCosts;
     private readonly long _deadlineSlackTicks;
 
-    // Moving average of one runner call (timestamp ticks), across instances. Running on the caller is only for runs
-    // that are cheap next to a thread hand-off: a long run would block a thread-pool (Kestrel) thread, starving I/O.
+    // Moving average of one runner call (timestamp ticks), across instances. Running on the caller is for runs that
+    // are cheap next to a thread hand-off (a long run blocks a thread-pool thread, which Kestrel needs for I/O under
+    // load), or for any run while requests come one at a time (see _loneRuns).
     private long _averageRunTicks;
+
+    // Requests admitted so far (EnqueueAsync calls past validation); a run compares it at its start and end.
+    private long _admissions;
+
+    // Runs in a row that were one request with no other request arriving while they ran (capped). From
+    // LoneRunsBeforeCaller on, callers come one at a time, so a request may run on its caller whatever the run costs.
+    // Once two requests overlap, requests queue for the instance thread again, whose wake-up lets a second request join
+    // the first (a caller-run request runs alone and makes the other wait a whole run: two closed-loop callers on
+    // bench_mlp lost a third of their throughput when a single quiet run was enough to switch).
+    private int _loneRuns;
+    internal const int LoneRunsBeforeCaller = 4;
 
     private readonly BatchQueue _queue;
     private int _waiting;
@@ -381,7 +393,9 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         request.EnqueuedAt = now;
         request.DeadlineAt = deadline;
         request.Level = request.Priority == 0 ? _defaultLevel : Math.Min(request.Priority, _queue.Levels) - 1;
-        if (_runOnCaller && ReleasesAtOnce(request.Rows) && Volatile.Read(ref _averageRunTicks) <= _callerDrainTicks
+        Interlocked.Increment(ref _admissions);
+        if (_runOnCaller && ReleasesAtOnce(request.Rows)
+            && (Volatile.Read(ref _loneRuns) >= LoneRunsBeforeCaller || Volatile.Read(ref _averageRunTicks) <= _callerDrainTicks)
             && _queue.VolatileCount == 0 && MayHaveIdleInstance() && TryClaimIdleInstance(request) is { } idle)
         {
             return RunOnCaller(idle, request);

@@ -166,6 +166,88 @@ public abstract class RunOnCallerTests
     }
 
     [Fact]
+    public async Task EnqueueAsync_RunnerIsSlowAndCallersComeOneAtATime_AfterFourLoneRunsTheCallerRunsIt()
+    {
+        await using var h = await Harness(Options(8, TimeSpan.Zero));
+        var runThreads = new ConcurrentQueue<int>();
+        h.Log.OnRun = _ =>
+        {
+            runThreads.Enqueue(Environment.CurrentManagedThreadId);
+            h.Manual.Advance(TimeSpan.FromMilliseconds(20)); // A large model: far past the caller's drain budget.
+        };
+
+        var callers = new List<int>();
+        for (var i = 1; i <= DynamicBatcher.LoneRunsBeforeCaller + 2; i++)
+        {
+            callers.Add(Environment.CurrentManagedThreadId);
+            var s = h.Submit(i);
+            await s.AssertSucceededAsync();
+            h.Batcher.ReturnRequest(s.Request);
+        }
+
+        var threads = runThreads.ToArray();
+        Assert.Equal(callers[0], threads[0]); // Nothing measured yet.
+        for (var i = 1; i < DynamicBatcher.LoneRunsBeforeCaller; i++)
+        {
+            Assert.NotEqual(callers[i], threads[i]); // Slow and not yet seen alone often enough: the instance thread.
+        }
+
+        // Four runs in a row alone, nothing arriving meanwhile: one caller at a time, so no hand-off any more.
+        Assert.Equal(callers[^2], threads[^2]);
+        Assert.Equal(callers[^1], threads[^1]);
+    }
+
+    [Fact]
+    public async Task EnqueueAsync_RunnerIsSlowAndARequestArrivesDuringACallerRun_LaterRequestsQueueForTheInstanceThread()
+    {
+        await using var h = await Harness(Options(8, TimeSpan.Zero));
+        using var gate = new ManualResetEventSlim();
+        var runThreads = new ConcurrentDictionary<float, int>();
+        h.Log.OnRun = b =>
+        {
+            foreach (var value in b.Inputs.Distinct())
+            {
+                runThreads[value] = Environment.CurrentManagedThreadId;
+            }
+
+            if (b.Inputs[0] == 100)
+            {
+                gate.Wait(BatcherHarness.Timeout);
+            }
+
+            h.Manual.Advance(TimeSpan.FromMilliseconds(20));
+        };
+
+        for (var i = 1; i <= DynamicBatcher.LoneRunsBeforeCaller; i++)
+        {
+            var s = h.Submit(i);
+            await s.AssertSucceededAsync();
+            h.Batcher.ReturnRequest(s.Request);
+        }
+
+        // A lone caller again, but a second caller arrives while its run is under way (two callers now).
+        var callerThread = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var running = Task.Run(() =>
+        {
+            callerThread.SetResult(Environment.CurrentManagedThreadId);
+            return h.Submit(100);
+        });
+        await BatcherHarness.EventuallyAsync(() => runThreads.ContainsKey(100), "the lone request running on its caller");
+        var overlapping = h.Submit(101);
+        gate.Set();
+        await (await running).AssertSucceededAsync();
+        await overlapping.AssertSucceededAsync();
+        Assert.Equal(await callerThread.Task, runThreads[100]);
+
+        // Requests overlapped, so the next one queues for the instance thread (where a second could join it).
+        var nextCaller = Environment.CurrentManagedThreadId;
+        var next = h.Submit(102);
+        await next.AssertSucceededAsync();
+        Assert.NotEqual(nextCaller, runThreads[102]);
+        Assert.NotEqual(await callerThread.Task, runThreads[102]);
+    }
+
+    [Fact]
     public async Task EnqueueAsync_TwoInstances_SecondCallerTakesTheOtherIdleInstance()
     {
         await using var h = await Harness(Options(8, TimeSpan.Zero, o => o.InstanceCount = 2));
