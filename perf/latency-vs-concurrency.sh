@@ -361,7 +361,7 @@ sbs = [x for x in (load(f"side-by-side-r{r}.json") for r in range(1, rounds + 1)
 if sbs:
     def sm(side, key="p50_ms"):
         return med([x[side][key] for x in sbs])
-    groups = sum(x["pairs"] for x in sbs)
+    groups = sum(x.get("groups", x["pairs"]) for x in sbs)
     w("bench_mlp against ORT at the shortest time scale the two can share (`ig-load side-by-side --with-transport`): "
       "ORT's batch-1 runs in the load tool's process, one caller's ModelInfer calls on the adaptive gateway, and "
       "\"ServerLive, then ORT's run\" (a call that does no work, then the same ORT run), in quarter-second blocks taken "

@@ -29,7 +29,7 @@ public sealed class SideBySideTests : IClassFixture<GatewayFixture>, IDisposable
             ["side-by-side", "--url", _gateway.GrpcUrl.ToString(), "--model", "bench_mlp", "--version", "1",
              "--models-dir", Path.Combine(GatewayFixture.RepositoryRoot, "models"),
              "--model-file", Path.Combine(GatewayFixture.RepositoryRoot, "models", "bench_mlp", "1", "model.onnx"),
-             "--intra-op-threads", "1", "--block", "60ms", "--settle", "10ms", "--pairs", "3", "--warmup", "0s", "--with-transport", "--json", json],
+             "--intra-op-threads", "1", "--block", "100ms", "--settle", "10ms", "--pairs", "3", "--warmup", "100ms", "--with-transport", "--json", json],
             stdout, stderr, CancellationToken.None);
 
         Assert.True(rc == 0, $"exit code {rc}: {stderr}");
@@ -40,7 +40,9 @@ public sealed class SideBySideTests : IClassFixture<GatewayFixture>, IDisposable
         Assert.Equal("bench_mlp", root.GetProperty("model").GetString());
         Assert.Equal(1, root.GetProperty("batch_size").GetInt32());
         Assert.Equal(0, root.GetProperty("gateway_errors").GetInt64());
-        Assert.Equal(3, root.GetProperty("pairs").GetInt32());
+        Assert.Equal(3, root.GetProperty("groups").GetInt32());
+        int pairs = root.GetProperty("pairs").GetInt32(); // groups whose blocks both recorded: all, unless a call took 90 ms
+        Assert.InRange(pairs, 1, 3);
         foreach (string side in new[] { "ort", "gateway", "transport", "ort_after_transport", "sequence" })
         {
             JsonElement s = root.GetProperty(side);
@@ -55,9 +57,11 @@ public sealed class SideBySideTests : IClassFixture<GatewayFixture>, IDisposable
         Assert.Equal(root.GetProperty("transport").GetProperty("count").GetInt64(), root.GetProperty("sequence").GetProperty("count").GetInt64());
 
         double[] differences = [.. root.GetProperty("pair_differences_ms").EnumerateArray().Select(e => e.GetDouble())];
-        Assert.Equal(3, differences.Length);
-        Assert.Equal(differences.Order().ElementAt(1), root.GetProperty("median_pair_difference_ms").GetDouble(), 3);
-        Assert.Equal(3, root.GetProperty("sequence_differences_ms").GetArrayLength());
+        Assert.Equal(pairs, differences.Length);
+        double[] sorted = [.. differences.Order()];
+        double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+        Assert.Equal(median, root.GetProperty("median_pair_difference_ms").GetDouble(), 3);
+        Assert.InRange(root.GetProperty("sequence_differences_ms").GetArrayLength(), 1, 3);
 
         // Every recorded gateway call (and the settle and warm-up ones) ran a bench_mlp batch in the gateway.
         double servedAfter = await _gateway.MetricAsync("gateway_batcher_batch_size_count{model=\"bench_mlp\",version=\"1\"}");

@@ -146,8 +146,9 @@ public static class SideBySide
         errors[0] = 0;
         var all = NewHistograms();
         var block = NewHistograms();
-        var differences = new double[options.Pairs];
-        var sequenceDifferences = new double[transport is null ? 0 : options.Pairs];
+        // A group whose blocks recorded nothing on a side (every call slower than the block) has no difference to give.
+        var differences = new List<double>(options.Pairs);
+        var sequenceDifferences = new List<double>(options.Pairs);
         for (var group = 0; group < options.Pairs; group++)
         {
             foreach (var histogram in block)
@@ -166,10 +167,14 @@ public static class SideBySide
                 all[h].Add(block[h]);
             }
 
-            differences[group] = (P50(block[GatewaySide]) - P50(block[OrtSide])) / 1e6;
-            if (transport is not null)
+            if (block[GatewaySide].TotalCount > 0 && block[OrtSide].TotalCount > 0)
             {
-                sequenceDifferences[group] = (P50(block[GatewaySide]) - P50(block[SequenceSide])) / 1e6;
+                differences.Add((P50(block[GatewaySide]) - P50(block[OrtSide])) / 1e6);
+            }
+
+            if (transport is not null && block[GatewaySide].TotalCount > 0 && block[SequenceSide].TotalCount > 0)
+            {
+                sequenceDifferences.Add((P50(block[GatewaySide]) - P50(block[SequenceSide])) / 1e6);
             }
         }
 
@@ -297,13 +302,14 @@ public static class SideBySide
         writer.WriteNumber("intra_op_threads", options.IntraOpThreads);
         writer.WriteNumber("block_ms", options.Block.TotalMilliseconds);
         writer.WriteNumber("settle_ms", options.Settle.TotalMilliseconds);
-        writer.WriteNumber("pairs", result.PairDifferencesMs.Count);
+        writer.WriteNumber("groups", options.Pairs);
+        writer.WriteNumber("pairs", result.PairDifferencesMs.Count); // groups whose gateway and ORT blocks both recorded
         WriteSide(writer, "ort", result.Ort);
         WriteSide(writer, "gateway", result.Gateway);
         writer.WriteNumber("gateway_errors", result.GatewayErrors);
-        writer.WriteNumber("median_pair_difference_ms", result.MedianPairDifferenceMs);
-        writer.WriteNumber("pair_difference_p25_ms", result.PairDifferenceP25Ms);
-        writer.WriteNumber("pair_difference_p75_ms", result.PairDifferenceP75Ms);
+        WriteNumberOrNull(writer, "median_pair_difference_ms", result.MedianPairDifferenceMs);
+        WriteNumberOrNull(writer, "pair_difference_p25_ms", result.PairDifferenceP25Ms);
+        WriteNumberOrNull(writer, "pair_difference_p75_ms", result.PairDifferenceP75Ms);
         writer.WriteStartArray("pair_differences_ms");
         foreach (var difference in result.PairDifferencesMs)
         {
@@ -316,7 +322,7 @@ public static class SideBySide
             WriteSide(writer, "transport", result.Transport!);
             WriteSide(writer, "ort_after_transport", result.OrtAfterTransport!);
             WriteSide(writer, "sequence", result.Sequence);
-            writer.WriteNumber("median_sequence_difference_ms", result.MedianSequenceDifferenceMs);
+            WriteNumberOrNull(writer, "median_sequence_difference_ms", result.MedianSequenceDifferenceMs);
             writer.WriteStartArray("sequence_differences_ms");
             foreach (var difference in result.SequenceDifferencesMs)
             {
@@ -327,6 +333,19 @@ public static class SideBySide
         }
 
         writer.WriteEndObject();
+    }
+
+    // JSON has no NaN: a figure with no groups behind it is written as null.
+    private static void WriteNumberOrNull(Utf8JsonWriter writer, string name, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            writer.WriteNumber(name, value);
+        }
+        else
+        {
+            writer.WriteNull(name);
+        }
     }
 
     private static void WriteSide(Utf8JsonWriter writer, string name, SideLatency side)
