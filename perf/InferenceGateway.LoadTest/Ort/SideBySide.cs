@@ -134,7 +134,7 @@ public static class SideBySide
             options.Seed);
         var blockTicks = (long)(options.Block.TotalSeconds * Stopwatch.Frequency);
         var settleTicks = (long)(options.Settle.TotalSeconds * Stopwatch.Frequency);
-        var errors = new long[1];
+        var errors = 0L;
 
         var warmEnd = Stopwatch.GetTimestamp() + (long)(options.Warmup.TotalSeconds * Stopwatch.Frequency);
         var kinds = transport is null ? 2 : 3;
@@ -143,7 +143,7 @@ public static class SideBySide
             await BlockAsync((group % kinds), null).ConfigureAwait(false);
         }
 
-        errors[0] = 0;
+        errors = 0;
         var all = NewHistograms();
         var block = NewHistograms();
         // A group whose blocks recorded nothing on a side (every call slower than the block) has no difference to give.
@@ -180,7 +180,7 @@ public static class SideBySide
 
         var model = Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(options.ModelPath))));
         return new SideBySideResult(string.IsNullOrEmpty(model) ? options.ModelPath : model, target.Description,
-            SideLatency.From(all[OrtSide]), SideLatency.From(all[GatewaySide]), differences, errors[0])
+            SideLatency.From(all[OrtSide]), SideLatency.From(all[GatewaySide]), differences, errors)
         {
             Transport = transport is null ? null : SideLatency.From(all[TransportSide]),
             OrtAfterTransport = transport is null ? null : SideLatency.From(all[OrtAfterTransportSide]),
@@ -188,20 +188,41 @@ public static class SideBySide
             SequenceDifferencesMs = sequenceDifferences,
         };
 
-        async Task BlockAsync(int kind, LatencyHistogram[]? record)
+        Task BlockAsync(int kind, LatencyHistogram[]? record) => kind switch
         {
-            switch (kind)
+            0 => MeasureBlockAsync(null, runner, null, record?[OrtSide], null),
+            1 => MeasureBlockAsync(target, null, record?[GatewaySide], null, null),
+            _ => MeasureBlockAsync(transport, runner, record?[TransportSide], record?[OrtAfterTransportSide], record?[SequenceSide]),
+        };
+
+        // One block: repeatedly a call (when given), then an ORT run (when given), each timed, until the block's time is
+        // up; nothing recorded for iterations that start within the settle time or whose call failed.
+        async Task MeasureBlockAsync(ILoadTarget? call, OrtCeiling.SessionRunner? run, LatencyHistogram? callTimes, LatencyHistogram? runTimes, LatencyHistogram? totalTimes)
+        {
+            var begin = Stopwatch.GetTimestamp();
+            var recordFrom = begin + settleTicks;
+            var end = begin + blockTicks;
+            long now;
+            do
             {
-                case 0:
-                    OrtBlock(runner, blockTicks, settleTicks, record?[OrtSide], cancellationToken);
-                    break;
-                case 1:
-                    await GatewayBlockAsync(target, blockTicks, settleTicks, record?[GatewaySide], errors, cancellationToken).ConfigureAwait(false);
-                    break;
-                default:
-                    await SequenceBlockAsync(transport!, runner, blockTicks, settleTicks, record, errors, cancellationToken).ConfigureAwait(false);
-                    break;
+                cancellationToken.ThrowIfCancellationRequested();
+                var start = Stopwatch.GetTimestamp();
+                var outcome = call is null ? RequestOutcome.Ok : await call.SendAsync(cancellationToken).ConfigureAwait(false);
+                var called = Stopwatch.GetTimestamp();
+                run?.RunOnce();
+                now = Stopwatch.GetTimestamp();
+                if (!outcome.IsSuccess)
+                {
+                    errors++;
+                }
+                else if (start >= recordFrom)
+                {
+                    callTimes?.RecordValue(ToNanos(called - start));
+                    runTimes?.RecordValue(ToNanos(now - called));
+                    totalTimes?.RecordValue(ToNanos(now - start));
+                }
             }
+            while (now < end);
         }
     }
 
@@ -214,78 +235,6 @@ public static class SideBySide
     private static LatencyHistogram[] NewHistograms() => [new(), new(), new(), new(), new()];
 
     private static long P50(LatencyHistogram histogram) => histogram.GetValueAtPercentile(50);
-
-    private static async Task SequenceBlockAsync(ILoadTarget transport, OrtCeiling.SessionRunner runner, long blockTicks, long settleTicks, LatencyHistogram[]? record, long[] errors, CancellationToken cancellationToken)
-    {
-        var begin = Stopwatch.GetTimestamp();
-        var recordFrom = begin + settleTicks;
-        var end = begin + blockTicks;
-        long now;
-        do
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var start = Stopwatch.GetTimestamp();
-            var outcome = await transport.SendAsync(cancellationToken).ConfigureAwait(false);
-            var called = Stopwatch.GetTimestamp();
-            runner.RunOnce();
-            now = Stopwatch.GetTimestamp();
-            if (!outcome.IsSuccess)
-            {
-                errors[0]++;
-            }
-            else if (record is not null && start >= recordFrom)
-            {
-                record[TransportSide].RecordValue(ToNanos(called - start));
-                record[OrtAfterTransportSide].RecordValue(ToNanos(now - called));
-                record[SequenceSide].RecordValue(ToNanos(now - start));
-            }
-        }
-        while (now < end);
-    }
-
-    private static void OrtBlock(OrtCeiling.SessionRunner runner, long blockTicks, long settleTicks, LatencyHistogram? record, CancellationToken cancellationToken)
-    {
-        var begin = Stopwatch.GetTimestamp();
-        var recordFrom = begin + settleTicks;
-        var end = begin + blockTicks;
-        long now;
-        do
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var start = Stopwatch.GetTimestamp();
-            runner.RunOnce();
-            now = Stopwatch.GetTimestamp();
-            if (record is not null && start >= recordFrom)
-            {
-                record.RecordValue(ToNanos(now - start));
-            }
-        }
-        while (now < end);
-    }
-
-    private static async Task GatewayBlockAsync(ILoadTarget target, long blockTicks, long settleTicks, LatencyHistogram? record, long[] errors, CancellationToken cancellationToken)
-    {
-        var begin = Stopwatch.GetTimestamp();
-        var recordFrom = begin + settleTicks;
-        var end = begin + blockTicks;
-        long now;
-        do
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var start = Stopwatch.GetTimestamp();
-            var outcome = await target.SendAsync(cancellationToken).ConfigureAwait(false);
-            now = Stopwatch.GetTimestamp();
-            if (!outcome.IsSuccess)
-            {
-                errors[0]++;
-            }
-            else if (record is not null && start >= recordFrom)
-            {
-                record.RecordValue(ToNanos(now - start));
-            }
-        }
-        while (now < end);
-    }
 
     private static long ToNanos(long ticks) => (long)(ticks * (1e9 / Stopwatch.Frequency));
 

@@ -38,8 +38,11 @@ public sealed partial class DynamicBatcher
 
             var runTicks = _time.GetTimestamp() - start;
             _metrics?.ComputeDuration.Record(Seconds(runTicks), _tags!.ModelVersion);
-            var lone = count == 1 && Volatile.Read(ref _admissions) == admissionsAtStart;
-            Volatile.Write(ref _loneRuns, lone ? Math.Min(Volatile.Read(ref _loneRuns) + 1, LoneRunsBeforeCaller) : 0);
+            if (_runOnCaller)
+            {
+                var lone = count == 1 && Volatile.Read(ref _admissions) == admissionsAtStart;
+                Volatile.Write(ref _loneRuns, lone ? Math.Min(Volatile.Read(ref _loneRuns) + 1, LoneRunsBeforeCaller) : 0);
+            }
 
             // Racy read-modify-write across instances: a lost update only delays the average by one run.
             var average = Volatile.Read(ref _averageRunTicks);

@@ -393,7 +393,11 @@ public sealed partial class DynamicBatcher : IAsyncDisposable
         request.EnqueuedAt = now;
         request.DeadlineAt = deadline;
         request.Level = request.Priority == 0 ? _defaultLevel : Math.Min(request.Priority, _queue.Levels) - 1;
-        Interlocked.Increment(ref _admissions);
+        if (_runOnCaller)
+        {
+            Interlocked.Increment(ref _admissions);
+        }
+
         if (_runOnCaller && ReleasesAtOnce(request.Rows)
             && (Volatile.Read(ref _loneRuns) >= LoneRunsBeforeCaller || Volatile.Read(ref _averageRunTicks) <= _callerDrainTicks)
             && _queue.VolatileCount == 0 && MayHaveIdleInstance() && TryClaimIdleInstance(request) is { } idle)

@@ -18,6 +18,33 @@ public abstract class RunOnCallerTests
     private static Task<BatcherHarness> Harness(BatchingOptions options, int[]? rowShape = null, TimeProvider? time = null) =>
         PolicyOptions.HarnessAsync(options, rowShape, time);
 
+    /// <summary>
+    /// Records the thread each request value ran on; a batch led by <paramref name="holdValue"/> waits for
+    /// <paramref name="gate"/>, and every run advances the manual clock by <paramref name="runTime"/>.
+    /// </summary>
+    private static ConcurrentDictionary<float, int> RecordRunThreads(BatcherHarness h, ManualResetEventSlim gate, float holdValue, TimeSpan runTime)
+    {
+        var runThreads = new ConcurrentDictionary<float, int>();
+        h.Log.OnRun = b =>
+        {
+            foreach (var value in b.Inputs.Distinct())
+            {
+                runThreads[value] = Environment.CurrentManagedThreadId;
+            }
+
+            if (b.Inputs[0] == holdValue)
+            {
+                gate.Wait(BatcherHarness.Timeout);
+            }
+
+            if (runTime > TimeSpan.Zero)
+            {
+                h.Manual.Advance(runTime);
+            }
+        };
+        return runThreads;
+    }
+
     [Fact]
     public async Task EnqueueAsync_NoDelayAndIdle_RunsOnCallingThreadAndReturnsCompleted()
     {
@@ -75,19 +102,7 @@ public abstract class RunOnCallerTests
     {
         await using var h = await Harness(Options(8, TimeSpan.Zero));
         using var gate = new ManualResetEventSlim();
-        var runThreads = new ConcurrentDictionary<float, int>();
-        h.Log.OnRun = b =>
-        {
-            foreach (var value in b.Inputs.Distinct())
-            {
-                runThreads[value] = Environment.CurrentManagedThreadId;
-            }
-
-            if (b.Inputs[0] == 1)
-            {
-                gate.Wait(BatcherHarness.Timeout);
-            }
-        };
+        var runThreads = RecordRunThreads(h, gate, holdValue: 1, runTime: TimeSpan.Zero);
 
         var callerThread = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var first = Task.Run(() =>
@@ -202,21 +217,7 @@ public abstract class RunOnCallerTests
     {
         await using var h = await Harness(Options(8, TimeSpan.Zero));
         using var gate = new ManualResetEventSlim();
-        var runThreads = new ConcurrentDictionary<float, int>();
-        h.Log.OnRun = b =>
-        {
-            foreach (var value in b.Inputs.Distinct())
-            {
-                runThreads[value] = Environment.CurrentManagedThreadId;
-            }
-
-            if (b.Inputs[0] == 100)
-            {
-                gate.Wait(BatcherHarness.Timeout);
-            }
-
-            h.Manual.Advance(TimeSpan.FromMilliseconds(20));
-        };
+        var runThreads = RecordRunThreads(h, gate, holdValue: 100, runTime: TimeSpan.FromMilliseconds(20));
 
         for (var i = 1; i <= DynamicBatcher.LoneRunsBeforeCaller; i++)
         {
